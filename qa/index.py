@@ -1,0 +1,346 @@
+"""The index: documents, sentences, chunks, their vectors, FAISS and BM25, and a manifest
+saying what built them. One object with build(), save(dir) and load(dir).
+
+On disk, `dir/CURRENT` names the live build in `dir/builds/`. A build is written aside
+and CURRENT is swapped with an atomic rename, so a rebuild killed half way leaves the
+old index in service.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .chunk import ChunkParams, split_document
+from .embed import Embedder, ModelIdentity
+from .load import MANIFEST, file_stats, load_corpus
+from .sparse import SparseIndex
+from .types import Chunk, Document, Sentence, SourceMeta
+
+SCHEMA_VERSION = 1
+EXACT_LIMIT = 200_000  # above this many chunks the dense index is HNSW, not exact
+
+
+class IndexMissing(Exception):
+    """No index has been built in this folder yet."""
+
+
+class IndexCorrupt(Exception):
+    """The index files cannot be read or do not agree with each other."""
+
+
+class IndexStale(Exception):
+    """The index was built by another model, other chunking, or an older corpus."""
+
+
+@dataclass(frozen=True)
+class BuildReport:
+    documents: int
+    chunks: int
+    sentences: int
+    reused: int  # texts (chunks + sentences) whose vectors came from the previous index
+    embedded: int
+    seconds: float
+    warnings: tuple[str, ...]
+
+    def summary(self) -> str:
+        return (f"indexed {self.documents} documents, {self.chunks} chunks, {self.sentences} sentences "
+                f"(reused {self.reused}, embedded {self.embedded}) in {self.seconds:.1f}s")
+
+
+def text_hash(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:32]
+
+
+def _library_versions() -> dict:
+    from importlib import metadata
+
+    out = {}
+    for name in ("faiss-cpu", "sentence-transformers", "torch", "bm25s", "ftfy", "numpy"):
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            out[name] = None
+    return out
+
+
+def dense_index(vectors: np.ndarray):
+    """Exact inner-product search for small corpora; HNSW beyond EXACT_LIMIT rows."""
+    import faiss
+
+    dim = vectors.shape[1]
+    if len(vectors) <= EXACT_LIMIT:
+        index = faiss.IndexFlatIP(dim)
+    else:
+        index = faiss.IndexHNSWFlat(dim, 32, faiss.METRIC_INNER_PRODUCT)
+        index.hnsw.efConstruction = 80
+        index.hnsw.efSearch = 128
+    index.add(vectors)
+    return index
+
+
+class Index:
+    def __init__(self, manifest: dict, docs: list[Document], sentences: list[Sentence], chunks: list[Chunk],
+                 chunk_vectors: np.ndarray, sentence_vectors: np.ndarray, dense, sparse: SparseIndex,
+                 path: Path | None = None):
+        self.manifest = manifest
+        self.docs = docs
+        self.doc_by_id = {d.id: d for d in docs}
+        self.sentences = sentences
+        self.chunks = chunks
+        self.chunk_vectors = chunk_vectors
+        self.sentence_vectors = sentence_vectors
+        self.dense = dense
+        self.sparse = sparse
+        self.path = path
+
+    # ---- build -------------------------------------------------------------------------
+
+    @classmethod
+    def build(cls, corpus: Path, embedder: Embedder, params: ChunkParams = ChunkParams(),
+              previous: "Index | None" = None, progress: bool = False) -> tuple["Index", BuildReport]:
+        """Read, clean, chunk and embed `corpus`. Vectors of texts unchanged since
+        `previous` (built by the same model) are reused, not embedded again."""
+        started = time.perf_counter()
+        corpus = Path(corpus)
+        loaded = load_corpus(corpus)
+        sentences: list[Sentence] = []
+        chunks: list[Chunk] = []
+        for doc in loaded.documents:
+            doc_sentences, doc_chunks = split_document(doc, params, len(sentences))
+            sentences.extend(doc_sentences)
+            chunks.extend(doc_chunks)
+
+        identity = embedder.identity
+        cache: dict[str, np.ndarray] = {}
+        if previous is not None and previous.manifest["model"] == identity.as_dict():
+            cache = previous.vectors_by_hash()
+        texts = [c.text for c in chunks] + [s.text for s in sentences]
+        hashes = [text_hash(t) for t in texts]
+        todo = sorted({h: i for i, h in enumerate(hashes) if h not in cache}.values())
+        fresh = embedder.embed([texts[i] for i in todo], progress=progress)
+        vectors = np.zeros((len(texts), identity.dim), dtype=np.float32)
+        new_by_hash = {hashes[i]: fresh[n] for n, i in enumerate(todo)}
+        for i, h in enumerate(hashes):
+            vectors[i] = cache[h] if h in cache else new_by_hash[h]
+        chunk_vectors, sentence_vectors = vectors[: len(chunks)], vectors[len(chunks):]
+
+        manifest = {
+            "schema_version": SCHEMA_VERSION,
+            "model": identity.as_dict(),
+            "chunking": params.as_dict(),
+            "corpus": {
+                "files": {rel: {"size": st.size, "mtime_ns": st.mtime_ns} for rel, st in file_stats(corpus).items()},
+                "hashes": corpus_hashes(corpus),
+            },
+            "documents": {d.id: {"path": d.path, "raw_sha256": d.raw_sha256, "text_sha256": text_hash(d.text)}
+                          for d in loaded.documents},
+            "counts": {"documents": len(loaded.documents), "chunks": len(chunks), "sentences": len(sentences)},
+            "dense": "flat-ip" if len(chunks) <= EXACT_LIMIT else "hnsw-ip",
+            "libraries": _library_versions(),
+            "built_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "warnings": loaded.warnings,
+        }
+        index = cls(manifest, loaded.documents, sentences, chunks, chunk_vectors, sentence_vectors,
+                    dense_index(chunk_vectors), SparseIndex.build([c.text for c in chunks]))
+        report = BuildReport(len(loaded.documents), len(chunks), len(sentences),
+                             len(texts) - len(todo), len(todo), time.perf_counter() - started,
+                             tuple(loaded.warnings))
+        return index, report
+
+    def vectors_by_hash(self) -> dict[str, np.ndarray]:
+        out = {text_hash(c.text): v for c, v in zip(self.chunks, self.chunk_vectors)}
+        out.update({text_hash(s.text): v for s, v in zip(self.sentences, self.sentence_vectors)})
+        return out
+
+    # ---- save / load -------------------------------------------------------------------
+
+    def save(self, folder: Path) -> Path:
+        """Write the index as a new build under `folder` and make it current atomically."""
+        import faiss
+
+        folder = Path(folder)
+        builds = folder / "builds"
+        builds.mkdir(parents=True, exist_ok=True)
+        name = f"{time.strftime('%Y%m%dT%H%M%S', time.gmtime())}-{os.getpid()}-{time.time_ns() % 10**6}"
+        tmp = builds / f".partial-{name}"
+        tmp.mkdir()
+        _write_jsonl(tmp / "docs.jsonl", (
+            {"id": d.id, "path": d.path, "title": d.meta.title, "publisher": d.meta.publisher,
+             "date": d.meta.date, "url": d.meta.url, "kind": d.meta.kind, "raw_sha256": d.raw_sha256,
+             "text": d.text} for d in self.docs))
+        _write_jsonl(tmp / "chunks.jsonl", (
+            {"doc": c.doc_id, "start": c.start, "end": c.end, "sentences": [c.first_sentence, c.last_sentence],
+             "text": c.text} for c in self.chunks))
+        _write_jsonl(tmp / "sentences.jsonl", (
+            {"doc": s.doc_id, "start": s.start, "end": s.end} for s in self.sentences))
+        np.save(tmp / "chunk_vectors.npy", np.asarray(self.chunk_vectors, dtype=np.float32))
+        np.save(tmp / "sentence_vectors.npy", np.asarray(self.sentence_vectors, dtype=np.float32))
+        faiss.write_index(self.dense, str(tmp / "dense.faiss"))
+        self.sparse.save(tmp / "bm25")
+        (tmp / "manifest.json").write_text(json.dumps(self.manifest, indent=2, sort_keys=True))
+        _fsync_tree(tmp)
+        final = builds / name
+        tmp.rename(final)
+        pointer = folder / "CURRENT.tmp"
+        pointer.write_text(name + "\n")
+        _fsync_file(pointer)
+        os.replace(pointer, folder / "CURRENT")  # the switch: atomic on POSIX
+        for old in builds.iterdir():
+            if old.name != name:
+                shutil.rmtree(old, ignore_errors=True)
+        self.path = final
+        return final
+
+    @staticmethod
+    def current_build(folder: Path) -> Path:
+        folder = Path(folder)
+        if (folder / "manifest.json").exists():  # a build folder given directly
+            return folder
+        pointer = folder / "CURRENT"
+        if not pointer.exists():
+            raise IndexMissing(f"no index in {folder}; build it with `qa index`")
+        build = folder / "builds" / pointer.read_text().strip()
+        if not build.is_dir():
+            raise IndexCorrupt(f"index in {folder} points to a missing build; rebuild it with `qa index`")
+        return build
+
+    @classmethod
+    def read_manifest(cls, folder: Path) -> dict:
+        build = cls.current_build(folder)
+        try:
+            manifest = json.loads((build / "manifest.json").read_text())
+        except (OSError, ValueError) as exc:
+            raise IndexCorrupt(f"index manifest in {build} is unreadable ({exc}); rebuild it with `qa index`")
+        if manifest.get("schema_version") != SCHEMA_VERSION:
+            raise IndexStale(f"index in {folder} has format version {manifest.get('schema_version')}, "
+                             f"this qa reads version {SCHEMA_VERSION}; rebuild it with `qa index`")
+        return manifest
+
+    @classmethod
+    def load(cls, folder: Path, mmap: bool = True) -> "Index":
+        """Load the current build; vectors are memory-mapped. Raises IndexMissing,
+        IndexCorrupt or IndexStale (format) with a message that names the fix."""
+        import faiss
+
+        build = cls.current_build(folder)
+        manifest = cls.read_manifest(folder)
+        try:
+            docs = [Document(r["id"], r["path"], SourceMeta(r["title"], r["publisher"], r["date"], r["url"], r["kind"]),
+                             r["text"], r["raw_sha256"]) for r in _read_jsonl(build / "docs.jsonl")]
+            by_id = {d.id: d for d in docs}
+            sentences = []
+            for r in _read_jsonl(build / "sentences.jsonl"):
+                sentences.append(Sentence(r["doc"], r["start"], r["end"], by_id[r["doc"]].text[r["start"]:r["end"]]))
+            chunks = [Chunk(r["doc"], r["start"], r["end"], r["text"], r["sentences"][0], r["sentences"][1])
+                      for r in _read_jsonl(build / "chunks.jsonl")]
+            mode = "r" if mmap else None
+            chunk_vectors = np.load(build / "chunk_vectors.npy", mmap_mode=mode, allow_pickle=False)
+            sentence_vectors = np.load(build / "sentence_vectors.npy", mmap_mode=mode, allow_pickle=False)
+            flags = faiss.IO_FLAG_MMAP if mmap and manifest.get("dense") == "flat-ip" else 0
+            dense = faiss.read_index(str(build / "dense.faiss"), flags)
+            sparse = SparseIndex.load(build / "bm25", mmap=mmap)
+        except (OSError, ValueError, KeyError, TypeError, RuntimeError) as exc:
+            raise IndexCorrupt(f"index in {build} is damaged ({type(exc).__name__}: {str(exc)[:200]}); "
+                               f"rebuild it with `qa index`") from exc
+        counts = manifest.get("counts", {})
+        if not (len(chunks) == len(chunk_vectors) == dense.ntotal == counts.get("chunks")
+                and len(sentences) == len(sentence_vectors) == counts.get("sentences")
+                and sparse.model.scores["num_docs"] == len(chunks)):
+            raise IndexCorrupt(f"index in {build} is damaged (its parts disagree in size); rebuild it with `qa index`")
+        for c in chunks:
+            doc = by_id.get(c.doc_id)
+            if doc is None or doc.text[c.start:c.end] != c.text:
+                raise IndexCorrupt(f"index in {build} is damaged (chunk text does not match its document); "
+                                   f"rebuild it with `qa index`")
+        return cls(manifest, docs, sentences, chunks, chunk_vectors, sentence_vectors, dense, sparse, build)
+
+    # ---- freshness ---------------------------------------------------------------------
+
+    def problems(self, corpus: Path | None, model: ModelIdentity | None, params: ChunkParams | None) -> list[str]:
+        return staleness(self.manifest, corpus, model, params)
+
+
+def corpus_hashes(corpus: Path) -> dict[str, str]:
+    out = {}
+    for rel in file_stats(corpus):
+        out[rel] = _file_sha256(corpus / rel)
+    return out
+
+
+def _file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    try:
+        with path.open("rb") as fh:
+            for block in iter(lambda: fh.read(1 << 20), b""):
+                digest.update(block)
+    except OSError:
+        return ""
+    return digest.hexdigest()
+
+
+def staleness(manifest: dict, corpus: Path | None, model: ModelIdentity | None,
+              params: ChunkParams | None) -> list[str]:
+    """Reasons the index no longer matches the corpus, model or chunking (empty: fresh).
+    Files whose size and mtime are unchanged are trusted; others are hashed."""
+    reasons = []
+    if model is not None and manifest["model"] != model.as_dict():
+        built = manifest["model"]
+        reasons.append(f"it was built with model {built['name']} (weights {built['weights_sha256'][:12]}, "
+                       f"dim {built['dim']}), but the model in use is {model.name} "
+                       f"(weights {model.weights_sha256[:12]}, dim {model.dim})")
+    if params is not None and manifest["chunking"] != params.as_dict():
+        reasons.append(f"it was built with chunking {manifest['chunking']}, now {params.as_dict()}")
+    if corpus is not None:
+        recorded = manifest["corpus"]["files"]
+        hashes = manifest["corpus"]["hashes"]
+        try:
+            current = file_stats(Path(corpus))
+        except Exception as exc:  # the corpus folder itself is gone or unreadable
+            return reasons + [str(exc)]
+        added = sorted(set(current) - set(recorded))
+        removed = sorted(set(recorded) - set(current))
+        changed = []
+        for rel in sorted(set(current) & set(recorded)):
+            st, old = current[rel], recorded[rel]
+            if (st.size, st.mtime_ns) != (old["size"], old["mtime_ns"]):
+                if st.size != old["size"] or _file_sha256(Path(corpus) / rel) != hashes.get(rel):
+                    changed.append(rel)
+        for label, names in (("added", added), ("removed", removed), ("changed", changed)):
+            if names:
+                shown = ", ".join(names[:3]) + (f" and {len(names) - 3} more" if len(names) > 3 else "")
+                reasons.append(f"the corpus has {label} files since it was built: {shown}")
+    return reasons
+
+
+def _write_jsonl(path: Path, rows) -> None:
+    with path.open("w", encoding="utf-8") as fh:
+        for row in rows:
+            fh.write(json.dumps(row, ensure_ascii=False))
+            fh.write("\n")
+
+
+def _read_jsonl(path: Path) -> list[dict]:
+    with path.open(encoding="utf-8") as fh:
+        return [json.loads(line) for line in fh if line.strip()]
+
+
+def _fsync_file(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _fsync_tree(folder: Path) -> None:
+    for path in folder.rglob("*"):
+        if path.is_file():
+            _fsync_file(path)

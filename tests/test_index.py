@@ -1,0 +1,161 @@
+"""The index: save/load round trip, incremental reuse, stale detection, corruption, and
+a rebuild killed half way (the old index must keep working)."""
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+
+import numpy as np
+import pytest
+
+from qa.build import open_fresh, rebuild
+from qa.chunk import ChunkParams
+from qa.index import Index, IndexCorrupt, IndexMissing, IndexStale
+
+from .conftest import REPO, HashEmbedder
+
+
+def test_round_trip_keeps_spans_vectors_and_metadata(seed_corpus, tmp_path, embedder):
+    index, report = Index.build(seed_corpus, embedder)
+    index.save(tmp_path / "idx")
+    loaded = Index.load(tmp_path / "idx")
+    assert report.documents == 5 and report.chunks == len(loaded.chunks) > 20
+    assert [c.text for c in loaded.chunks] == [c.text for c in index.chunks]
+    for c in loaded.chunks:
+        assert loaded.doc_by_id[c.doc_id].text[c.start:c.end] == c.text
+    np.testing.assert_array_equal(np.asarray(loaded.chunk_vectors), index.chunk_vectors)
+    assert loaded.doc_by_id["000_f90e8d2ee5f5b2e5"].meta.kind == "marketing"
+    m = loaded.manifest
+    assert m["model"]["name"] == "test-hash" and m["model"]["dim"] == 64
+    assert m["chunking"] == ChunkParams().as_dict()
+    assert set(m["documents"]) == {d.id for d in index.docs}
+    assert m["libraries"]["faiss-cpu"] and m["built_at"]
+
+
+def test_second_build_reuses_everything_and_a_changed_document_is_reembedded(seed_corpus, tmp_path):
+    emb = HashEmbedder()
+    _, first, _ = rebuild(seed_corpus, tmp_path / "idx", emb)
+    assert first.reused == 0 and first.embedded == first.chunks + first.sentences
+    _, second, _ = rebuild(seed_corpus, tmp_path / "idx", emb)
+    assert (second.reused, second.embedded) == (first.embedded, 0)
+    doc = seed_corpus / "003_ba761e9293dbb2d4.txt"
+    doc.write_text(doc.read_text().replace("Wrapping it Up", "Wrapping it Up\n\nA brand new sentence about ketamine."))
+    _, third, _ = rebuild(seed_corpus, tmp_path / "idx", emb)
+    assert 1 <= third.embedded <= 4, third  # the new sentence and the chunk(s) around it
+    assert third.reused >= first.embedded - 4
+    assert "reused" in third.summary() and "embedded" in third.summary()
+
+
+def test_fresh_index_opens_and_stale_reasons_are_named(seed_corpus, tmp_path, embedder):
+    folder = tmp_path / "idx"
+    rebuild(seed_corpus, folder, embedder)
+    assert open_fresh(seed_corpus, folder, embedder).chunks
+
+    with pytest.raises(IndexStale, match="built with model test-hash.*qa index"):
+        open_fresh(seed_corpus, folder, HashEmbedder(name="other-model"))
+    with pytest.raises(IndexStale, match="chunking"):
+        open_fresh(seed_corpus, folder, embedder, ChunkParams(max_chars=300))
+
+    (seed_corpus / "new.md").write_text("# New\n\nA new page.")
+    with pytest.raises(IndexStale, match="added files.*new.md"):
+        open_fresh(seed_corpus, folder, embedder)
+    (seed_corpus / "new.md").unlink()
+    (seed_corpus / "002_b51635c51d346f00.txt").unlink()
+    with pytest.raises(IndexStale, match="removed files.*002_b51635c51d346f00.txt"):
+        open_fresh(seed_corpus, folder, embedder)
+
+
+def test_edited_file_or_manifest_is_stale_but_touched_file_is_not(seed_corpus, tmp_path, embedder):
+    folder = tmp_path / "idx"
+    rebuild(seed_corpus, folder, embedder)
+    doc = seed_corpus / "000_f90e8d2ee5f5b2e5.txt"
+    os.utime(doc, ns=(time.time_ns(), time.time_ns() + 10**9))  # same bytes, new mtime
+    open_fresh(seed_corpus, folder, embedder)
+    doc.write_text(doc.read_text().replace("Garden City", "Garden Town"))
+    with pytest.raises(IndexStale, match="changed files.*000_f90e8d2ee5f5b2e5.txt"):
+        open_fresh(seed_corpus, folder, embedder)
+    rebuild(seed_corpus, folder, embedder)
+    manifest = seed_corpus / "sources.toml"
+    manifest.write_text(manifest.read_text().replace('publisher = "Wiz Article"', 'publisher = "Wiz"'))
+    with pytest.raises(IndexStale, match="sources.toml"):
+        open_fresh(seed_corpus, folder, embedder)
+
+
+def test_missing_and_corrupt_indexes_say_how_to_fix(seed_corpus, tmp_path, embedder):
+    with pytest.raises(IndexMissing, match="qa index"):
+        Index.load(tmp_path / "nothing")
+    folder = tmp_path / "idx"
+    index, _ = Index.build(seed_corpus, embedder)
+    build = index.save(folder)
+    (build / "dense.faiss").write_bytes(b"not a faiss file")
+    with pytest.raises(IndexCorrupt, match="damaged.*qa index"):
+        Index.load(folder)
+    build = index.save(folder)
+    with (build / "chunks.jsonl").open("a") as fh:
+        fh.write("{broken json\n")
+    with pytest.raises(IndexCorrupt, match="qa index"):
+        Index.load(folder)
+    build = index.save(folder)
+    (build / "manifest.json").write_text("{")
+    with pytest.raises(IndexCorrupt, match="manifest"):
+        Index.load(folder)
+    # a corrupt index is not reused by the next rebuild, which still succeeds
+    _, report, note = rebuild(seed_corpus, folder, embedder)
+    assert "not reused" in note and report.reused == 0
+    assert Index.load(folder).chunks
+
+
+_KILLED_BUILD = textwrap.dedent("""
+    import sys, time
+    from pathlib import Path
+    sys.path.insert(0, {tests!r})
+    from conftest import HashEmbedder
+    from qa.build import rebuild
+    import numpy as np
+
+    corpus, folder, marker, stage = Path(sys.argv[1]), Path(sys.argv[2]), Path(sys.argv[3]), sys.argv[4]
+    emb = HashEmbedder()
+    if stage == "embed":
+        real = emb.embed
+        def slow(texts, progress=False):
+            marker.write_text("embedding")
+            time.sleep(60)
+            return real(texts)
+        emb.embed = slow
+    else:  # stop while the new build's files are being written
+        real_save = np.save
+        def slow_save(*a, **k):
+            real_save(*a, **k)
+            marker.write_text("saving")
+            time.sleep(60)
+        np.save = slow_save
+    rebuild(corpus, folder, emb)
+""")
+
+
+@pytest.mark.parametrize("stage", ["embed", "save"])
+def test_rebuild_killed_half_way_leaves_old_index_working(seed_corpus, tmp_path, stage):
+    folder = tmp_path / "idx"
+    rebuild(seed_corpus, folder, HashEmbedder())
+    before = [c.text for c in Index.load(folder).chunks]
+    (seed_corpus / "extra.txt").write_text("An extra document about ketamine clinics. " * 30)
+    marker = tmp_path / "marker"
+    script = tmp_path / "killed_build.py"
+    script.write_text(_KILLED_BUILD.format(tests=str(REPO / "tests")))
+    proc = subprocess.Popen([sys.executable, str(script), str(seed_corpus), str(folder), str(marker), stage],
+                            cwd=REPO)
+    deadline = time.time() + 60
+    while not marker.exists() and time.time() < deadline and proc.poll() is None:
+        time.sleep(0.05)
+    assert marker.exists(), "the build never reached the stage to interrupt"
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    survivor = Index.load(folder)
+    assert [c.text for c in survivor.chunks] == before
+    # the next rebuild cleans up the partial build and succeeds
+    _, report, _ = rebuild(seed_corpus, folder, HashEmbedder())
+    assert report.documents == 6
+    assert len(list((folder / "builds").iterdir())) == 1
