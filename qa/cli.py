@@ -42,6 +42,76 @@ def cmd_index(args) -> int:
     return 0
 
 
+def _open_qa(args, build: bool = False):
+    from .pipeline import QA
+
+    corpus, folder = _paths(args)
+    return QA.open(corpus, folder, args.model, build=build, progress=build)
+
+
+def cmd_ask(args) -> int:
+    import json
+
+    from .pipeline import to_json
+
+    if args.question == "-":
+        qa = _open_qa(args)
+        for line in sys.stdin:
+            answer = qa.ask(line.rstrip("\n"))
+            print(json.dumps(to_json(answer), ensure_ascii=False), flush=True)
+        return 0
+    qa = _open_qa(args)
+    answer = qa.ask(args.question)
+    if args.json:
+        print(json.dumps(to_json(answer), ensure_ascii=False, indent=None))
+    else:
+        from .render import to_terminal
+
+        print(to_terminal(answer))
+    return 0 if answer.route != "invalid" else 2
+
+
+def cmd_eval(args) -> int:
+    import json
+
+    from .evaluate import calibrate, evaluate, evaluate_beir, format_report, load_questions
+
+    if args.beir:
+        from .embed import SentenceTransformerEmbedder
+
+        if not (args.beir / "corpus.jsonl").exists():
+            raise UsageError(f"{args.beir} is not a BEIR folder (no corpus.jsonl)")
+        results = evaluate_beir(args.beir, SentenceTransformerEmbedder(args.model), progress=True)
+        print(f"{'fusion':<11}{'nDCG@10':>9}{'Recall@100':>12}")
+        for method, m in results.items():
+            print(f"{method:<11}{m['nDCG@10']:>9.3f}{m['Recall@100']:>12.3f}")
+        return 0
+    qa = _open_qa(args, build=True)
+    questions = load_questions(args.questions)
+    if args.calibrate:
+        print(json.dumps(calibrate(qa, questions), indent=2))
+        return 0
+    report = evaluate(qa, questions, corpus=_paths(args)[0])
+    print(json.dumps(report.as_dict(), indent=2) if args.json else format_report(report))
+    failures = []
+    ndcg = report.retrieval[qa.thresholds.fusion]["nDCG@10"]
+    if args.min_ndcg is not None and ndcg < args.min_ndcg:
+        failures.append(f"nDCG@10 ({qa.thresholds.fusion}) {ndcg:.3f} < {args.min_ndcg}")
+    if args.min_route_accuracy is not None and report.route_accuracy < args.min_route_accuracy:
+        failures.append(f"route accuracy {report.route_accuracy:.3f} < {args.min_route_accuracy}")
+    if report.quotes_verified != report.quotes_total:
+        failures.append(f"{report.quotes_total - report.quotes_verified} quotes failed verification")
+    for failure in failures:
+        print(f"qa: eval below threshold: {failure}", file=sys.stderr)
+    return 1 if failures else 0
+
+
+def cmd_chat(args) -> int:
+    from .app import serve
+
+    return serve(args)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="qa", description="Answer questions about a folder of documents with verified, cited quotes.")
@@ -52,6 +122,36 @@ def build_parser() -> argparse.ArgumentParser:
     _common(p)
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_index)
+
+    p = sub.add_parser("ask", help="answer one question (or one per line from stdin with `-`)")
+    _common(p)
+    p.add_argument("question", help='the question, or "-" to read one question per line from stdin (JSON Lines out)')
+    p.add_argument("--json", action="store_true", help="print one JSON object instead of readable text")
+    p.set_defaults(func=cmd_ask)
+
+    p = sub.add_parser("eval", help="measure retrieval, routing and quote verification on labelled questions")
+    _common(p)
+    p.add_argument("--questions", type=Path, default=None,
+                   help="labelled questions (JSON Lines: id, question, route, sources); default: the built-in set")
+    p.add_argument("--beir", type=Path, default=None, metavar="DIR",
+                   help="instead, index a BEIR folder (corpus.jsonl, queries.jsonl, qrels/test.tsv) and print "
+                        "nDCG@10 and Recall@100 for dense, BM25 and hybrid retrieval")
+    p.add_argument("--calibrate", action="store_true",
+                   help="fit the abstention thresholds on the labelled questions and print them")
+    p.add_argument("--json", action="store_true", help="print the report as JSON")
+    p.add_argument("--min-ndcg", type=float, default=None, help="exit 1 if hybrid nDCG@10 is below this")
+    p.add_argument("--min-route-accuracy", type=float, default=None, help="exit 1 if route accuracy is below this")
+    p.set_defaults(func=cmd_eval)
+
+    p = sub.add_parser("chat", help="serve the chat page (builds the index first if missing or stale)")
+    _common(p)
+    p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1, this machine only)")
+    p.add_argument("--port", type=int, default=7860, help="port (default 7860)")
+    p.add_argument("--share", action="store_true", help="also open a public Gradio share link (off by default)")
+    p.add_argument("--feedback-log", type=Path, default=None,
+                   help="append helpful/not helpful feedback to this JSON Lines file [env QA_FEEDBACK_LOG]; "
+                        "off by default: nothing is logged")
+    p.set_defaults(func=cmd_chat)
     return parser
 
 
@@ -67,6 +167,9 @@ def main(argv: list[str] | None = None) -> int:
     except (UsageError, CorpusError, ModelError, IndexMissing, IndexCorrupt, IndexStale) as exc:
         print(f"qa: error: {exc}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # the reader went away (e.g. `| head`): not an error of ours
+        sys.stderr.close()
+        return 0
     except KeyboardInterrupt:
         print("qa: interrupted", file=sys.stderr)
         return 130

@@ -92,7 +92,12 @@ class SentenceTransformerEmbedder:
 
     @cached_property
     def model(self):
+        os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")  # no weight-loading progress bars
+        os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
         from sentence_transformers import SentenceTransformer
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.disable_progress_bar()
 
         try:
             return SentenceTransformer(str(self.path), device="cpu")

@@ -20,7 +20,7 @@ import numpy as np
 
 from .chunk import ChunkParams, split_document
 from .embed import Embedder, ModelIdentity
-from .load import MANIFEST, file_stats, load_corpus
+from .load import file_stats, load_corpus, read_description
 from .sparse import SparseIndex
 from .types import Chunk, Document, Sentence, SourceMeta
 
@@ -111,9 +111,23 @@ class Index:
         started = time.perf_counter()
         corpus = Path(corpus)
         loaded = load_corpus(corpus)
+        corpus_info = {
+            "files": {rel: {"size": st.size, "mtime_ns": st.mtime_ns} for rel, st in file_stats(corpus).items()},
+            "hashes": corpus_hashes(corpus),
+            "description": read_description(corpus),
+        }
+        return cls.from_documents(loaded.documents, embedder, params, previous, progress, corpus_info,
+                                  loaded.warnings, started)
+
+    @classmethod
+    def from_documents(cls, documents: list[Document], embedder: Embedder, params: ChunkParams = ChunkParams(),
+                       previous: "Index | None" = None, progress: bool = False, corpus_info: dict | None = None,
+                       warnings: list[str] = (), started: float | None = None) -> tuple["Index", BuildReport]:
+        """Chunk and embed documents that are already loaded (a folder, or a benchmark)."""
+        started = time.perf_counter() if started is None else started
         sentences: list[Sentence] = []
         chunks: list[Chunk] = []
-        for doc in loaded.documents:
+        for doc in documents:
             doc_sentences, doc_chunks = split_document(doc, params, len(sentences))
             sentences.extend(doc_sentences)
             chunks.extend(doc_chunks)
@@ -136,23 +150,20 @@ class Index:
             "schema_version": SCHEMA_VERSION,
             "model": identity.as_dict(),
             "chunking": params.as_dict(),
-            "corpus": {
-                "files": {rel: {"size": st.size, "mtime_ns": st.mtime_ns} for rel, st in file_stats(corpus).items()},
-                "hashes": corpus_hashes(corpus),
-            },
+            "corpus": corpus_info or {"files": {}, "hashes": {}, "description": ""},
             "documents": {d.id: {"path": d.path, "raw_sha256": d.raw_sha256, "text_sha256": text_hash(d.text)}
-                          for d in loaded.documents},
-            "counts": {"documents": len(loaded.documents), "chunks": len(chunks), "sentences": len(sentences)},
+                          for d in documents},
+            "counts": {"documents": len(documents), "chunks": len(chunks), "sentences": len(sentences)},
             "dense": "flat-ip" if len(chunks) <= EXACT_LIMIT else "hnsw-ip",
             "libraries": _library_versions(),
             "built_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-            "warnings": loaded.warnings,
+            "warnings": list(warnings),
         }
-        index = cls(manifest, loaded.documents, sentences, chunks, chunk_vectors, sentence_vectors,
+        index = cls(manifest, documents, sentences, chunks, chunk_vectors, sentence_vectors,
                     dense_index(chunk_vectors), SparseIndex.build([c.text for c in chunks]))
-        report = BuildReport(len(loaded.documents), len(chunks), len(sentences),
+        report = BuildReport(len(documents), len(chunks), len(sentences),
                              len(texts) - len(todo), len(todo), time.perf_counter() - started,
-                             tuple(loaded.warnings))
+                             tuple(warnings))
         return index, report
 
     def vectors_by_hash(self) -> dict[str, np.ndarray]:

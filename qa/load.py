@@ -83,12 +83,24 @@ def read_manifest(corpus: Path) -> dict[str, SourceMeta]:
         raise CorpusError(f"cannot read {path}: {exc}") from exc
     out = {}
     for name, entry in data.items():
+        if name == "description" and isinstance(entry, str):
+            continue
         if not isinstance(entry, dict):
             raise CorpusError(f"{path}: entry {name!r} must be a table of fields")
         fields = {k: str(entry.get(k, "") or "") for k in ("title", "publisher", "date", "url", "kind")}
         fields["kind"] = fields["kind"] or "unknown"
         out[name] = SourceMeta(**fields)
     return out
+
+
+def read_description(corpus: Path) -> str:
+    """The corpus's one-line description (top-level `description` in the manifest), or ""."""
+    path = corpus / MANIFEST
+    try:
+        value = tomllib.loads(path.read_text(encoding="utf-8")).get("description", "")
+    except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError):
+        return ""
+    return value if isinstance(value, str) else ""
 
 
 def decode(data: bytes) -> tuple[str, str]:

@@ -1,0 +1,179 @@
+"""Answers: pick the sentences that answer the question from the retrieved chunks, group
+the ones that make the same claim, verify every quote against the stored document text,
+number citations by source, and render the markdown the user reads.
+
+Nothing here writes a claim of its own: the text shown is quotes, or the fixed messages
+in `messages.py`.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from . import messages
+from .types import Answer, Document, Hit, Quote, Source
+
+_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+!|~>-])")
+
+
+@dataclass(frozen=True)
+class Selection:
+    max_claims: int = 4  # distinct claims shown
+    max_per_claim: int = 5  # quotes (one per source) under one claim
+    window: float = 0.12  # sentences scoring within this of the best are candidates
+    same_claim: float = 0.80  # sentence cosine at which two quotes make the same claim
+    lexical_weight: float = 0.15  # weight of question-word overlap added to the cosine
+    min_words: int = 5  # shorter sentences are not quoted alone
+    heading_words: int = 12  # a line this short without closing punctuation is a heading
+
+
+@dataclass(frozen=True)
+class Candidate:
+    sentence: int
+    score: float
+
+
+def escape(text: str) -> str:
+    """Corpus text is untrusted: shown as text, never as HTML or markdown."""
+    return _MD_SPECIAL.sub(r"\\\1", html.escape(text, quote=False))
+
+
+def is_quotable(sentence: str, sel: Selection) -> bool:
+    """Whole sentences only: not fragments, not headings ("How Ketamine Works in the Brain")."""
+    words = len(sentence.split())
+    heading = words <= sel.heading_words and not sentence.rstrip().endswith(('.', '!', '?', '"', '”', '’', ')'))
+    return words >= sel.min_words and not heading
+
+
+def score_sentences(index, hits: list[Hit], query_vector: np.ndarray, query_terms: set[str],
+                    sel: Selection) -> list[Candidate]:
+    """Every sentence of the retrieved chunks, scored by cosine to the question plus a
+    bonus for sharing its (stemmed, typo-corrected) words; best first."""
+    from .sparse import tokenize
+
+    ids = sorted({s for h in hits for s in range(index.chunks[h.chunk].first_sentence,
+                                                   index.chunks[h.chunk].last_sentence)})
+    ids = [i for i in ids if is_quotable(index.sentences[i].text, sel)]
+    if not ids:
+        return []
+    cos = np.asarray(index.sentence_vectors[ids]) @ query_vector
+    if query_terms:
+        terms = tokenize([index.sentences[i].text for i in ids], as_ids=False)
+        overlap = np.array([len(query_terms & set(t)) / len(query_terms) for t in terms])
+    else:
+        overlap = np.zeros(len(ids))
+    scores = cos + sel.lexical_weight * overlap
+    return sorted((Candidate(i, float(s)) for i, s in zip(ids, scores)), key=lambda c: (-c.score, c.sentence))
+
+
+def group_claims(index, candidates: list[Candidate], floor: float, sel: Selection) -> list[list[Candidate]]:
+    """Greedy grouping, best first: a candidate joins the claim whose lead sentence it
+    nearly repeats (one quote per source per claim), else opens a new claim while there
+    is room. Repeats inside one source are dropped, so copies do not crowd out evidence."""
+    groups: list[list[Candidate]] = []
+    for cand in candidates:
+        if cand.score < floor:
+            break
+        vec = np.asarray(index.sentence_vectors[cand.sentence])
+        doc = index.sentences[cand.sentence].doc_id
+        home = next((g for g in groups
+                     if float(np.asarray(index.sentence_vectors[g[0].sentence]) @ vec) >= sel.same_claim), None)
+        if home is not None:
+            if doc not in {index.sentences[c.sentence].doc_id for c in home} and len(home) < sel.max_per_claim:
+                home.append(cand)
+        elif len(groups) < sel.max_claims:
+            groups.append([cand])
+    return groups
+
+
+def verify(quote: Quote, docs: dict[str, Document]) -> bool:
+    """A quote is shown only if it is exactly the stored text at its offsets."""
+    doc = docs.get(quote.source_id)
+    return bool(doc is not None and quote.text and 0 <= quote.start < quote.end <= len(doc.text)
+                and doc.text[quote.start:quote.end] == quote.text)
+
+
+def build_quotes(index, groups: list[list[Candidate]], hits: list[Hit]) -> tuple[list[Quote], list[list[int]]]:
+    """Quotes numbered by source (first cited source is [1]), with the passage each came
+    from; quotes that fail verification are dropped here, before anything is shown."""
+    chunk_of = {}
+    for h in hits:
+        c = index.chunks[h.chunk]
+        for s in range(c.first_sentence, c.last_sentence):
+            chunk_of.setdefault(s, c)
+    citations: dict[str, int] = {}
+    quotes: list[Quote] = []
+    layout: list[list[int]] = []
+    for group in groups:
+        members = []
+        for cand in group:
+            s = index.sentences[cand.sentence]
+            chunk = chunk_of[cand.sentence]
+            quote = Quote(s.text, 0, s.doc_id, s.start, s.end, round(cand.score, 4), chunk.text, chunk.start)
+            if not verify(quote, index.doc_by_id):
+                continue
+            citation = citations.setdefault(s.doc_id, len(citations) + 1)
+            quotes.append(replace(quote, citation=citation))
+            members.append(len(quotes) - 1)
+        if members:
+            layout.append(members)
+    return quotes, layout
+
+
+def sources_for(quotes: list[Quote], docs: dict[str, Document]) -> list[Source]:
+    seen: dict[int, Source] = {}
+    for q in quotes:
+        if q.citation not in seen:
+            m = docs[q.source_id].meta
+            seen[q.citation] = Source(q.citation, q.source_id, m.title, m.publisher, m.date, m.url, m.kind)
+    return [seen[c] for c in sorted(seen)]
+
+
+def render_source(s: Source) -> str:
+    parts = [f"**[{s.citation}]** {escape(s.title)}"]
+    details = ", ".join(escape(x) for x in (s.publisher, s.date) if x)
+    if details:
+        parts.append(f" — {details}")
+    if s.url.startswith(("http://", "https://")):
+        parts.append(f" — <{html.escape(s.url, quote=True)}>")
+    if s.kind == "marketing":
+        parts.append(f" · **{messages.MARKETING_LABEL}**")
+    elif s.kind and s.kind != "unknown":
+        parts.append(f" · {escape(s.kind)}")
+    return "".join(parts)
+
+
+def render(quotes: list[Quote], layout: list[list[int]], sources: list[Source], total_sources: int,
+           disclaimer: str) -> str:
+    lines = [messages.ANSWER_INTRO, ""]
+    for members in layout:
+        distinct = {quotes[i].source_id for i in members}
+        if len(distinct) > 1:
+            lines.append(f"**{len(distinct)} of {total_sources} sources say:**")
+            lines.append("")
+        for i in members:
+            q = quotes[i]
+            lines.append(f"> “{escape(q.text)}” [{q.citation}]")
+            lines.append("")
+    lines.append("**Sources**")
+    lines.append("")
+    for s in sources:
+        lines.append(f"- {render_source(s)}")
+    lines += ["", f"_{disclaimer}_"]
+    return "\n".join(lines)
+
+
+def fixed_answer(question: str, route: str, text: str, disclaimer: str, message: str = "") -> Answer:
+    body = text if not disclaimer else f"{text}\n\n_{disclaimer}_"
+    return Answer(question=question, route=route, answer_markdown=body, disclaimer=disclaimer, message=message)
+
+
+def compose(question: str, index, quotes: list[Quote], layout: list[list[int]], disclaimer: str) -> Answer:
+    sources = sources_for(quotes, index.doc_by_id)
+    markdown = render(quotes, layout, sources, len(index.docs), disclaimer)
+    return Answer(question=question, route="answer", answer_markdown=markdown, quotes=tuple(quotes),
+                  sources=tuple(sources), disclaimer=disclaimer, groups=tuple(tuple(g) for g in layout))

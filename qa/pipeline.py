@@ -1,0 +1,171 @@
+"""The question-answering pipeline: one `QA.ask(question) -> Answer` used by the CLI,
+the chat page and its API alike.
+
+validate -> embed the question once -> safety route -> hybrid retrieval -> scope and
+abstention checks -> sentence selection -> verified quotes -> rendered answer.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+from importlib import resources
+from pathlib import Path
+
+from . import messages
+from .answer import Selection, build_quotes, compose, fixed_answer, group_claims, score_sentences
+from .retrieve import diversify, search
+from .safety import SafetyRouter
+from .types import Answer
+
+MAX_QUESTION_CHARS = 2000
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    """Calibrated on the labelled questions by `qa eval --calibrate` (see qa/data)."""
+
+    scope_min: float = 0.25  # best chunk cosine below this: the question is out of scope
+    answer_min: float = 0.45  # evidence below this: the sources do not answer
+    miss_weight: float = 0.0  # evidence = best sentence score - miss_weight * share of question words absent
+    fusion: str = "normalized"
+
+    @classmethod
+    def for_model(cls, name: str) -> "Thresholds":
+        data = json.loads(resources.files("qa").joinpath("data/thresholds.json").read_text())
+        entry = data.get(name)
+        return cls(**entry) if entry else cls()
+
+
+class QA:
+    def __init__(self, index, embedder, thresholds: Thresholds | None = None, selection: Selection = Selection()):
+        self.index = index
+        self.embedder = embedder
+        self.thresholds = thresholds or Thresholds.for_model(embedder.identity.name)
+        self.selection = selection
+        self.router = SafetyRouter(embedder.embed)
+        self.known_words = _known_words(embedder)
+        kinds = {d.meta.kind for d in index.docs}
+        self.disclaimer = messages.DISCLAIMER_MARKETING if "marketing" in kinds else messages.DISCLAIMER_GENERAL
+
+    @classmethod
+    def open(cls, corpus: Path, folder: Path, model: str | None = None, build: bool = False,
+             progress: bool = False, embedder=None) -> "QA":
+        """Open the index in `folder` for `corpus`. With `build`, a missing or stale
+        index is (re)built first; otherwise it is an error that names the fix."""
+        from .build import open_fresh, rebuild
+        from .embed import SentenceTransformerEmbedder
+        from .index import IndexCorrupt, IndexMissing, IndexStale
+
+        embedder = embedder or SentenceTransformerEmbedder(model)
+        try:
+            index = open_fresh(corpus, folder, embedder)
+        except (IndexMissing, IndexStale, IndexCorrupt):
+            if not build:
+                raise
+            index, _report, _note = rebuild(corpus, folder, embedder, progress=progress)
+        return cls(index, embedder)
+
+    def warm_up(self) -> None:
+        """Load the model and the prototypes now rather than on the first question."""
+        self.router.prototypes  # noqa: B018 - embeds the prototypes
+
+    # ---- the one code path ----------------------------------------------------------
+
+    def ask(self, question: str) -> Answer:
+        text = (question or "").strip()
+        if not text:
+            return fixed_answer(question or "", "invalid", messages.EMPTY, "", messages.EMPTY)
+        if len(text) > MAX_QUESTION_CHARS:
+            note = messages.TOO_LONG.format(n=len(text), limit=MAX_QUESTION_CHARS)
+            return fixed_answer(text[:MAX_QUESTION_CHARS], "invalid", note, "", note)
+
+        vector = self.embedder.embed([text])[0]
+        decision = self.router.decide(text, vector)
+        if decision.route == "crisis":
+            return Answer(text, "crisis", messages.CRISIS, disclaimer=self.disclaimer)
+        if decision.route == "medical_advice":
+            return fixed_answer(text, "medical_advice", messages.MEDICAL_ADVICE, self.disclaimer)
+
+        t = self.thresholds
+        evidence = self.evidence(text, vector)
+        if evidence.scope < t.scope_min:
+            return fixed_answer(text, "out_of_scope", messages.OUT_OF_SCOPE.format(
+                description=self.description()), self.disclaimer)
+        candidates = evidence.candidates
+        best = candidates[0].score if candidates else 0.0
+        if evidence.score(t.miss_weight) < t.answer_min:
+            return self.no_answer(text, evidence.missing)
+        hits = evidence.hits
+        groups = group_claims(self.index, candidates, max(t.answer_min, best - self.selection.window),
+                              self.selection)
+        quotes, layout = build_quotes(self.index, groups, hits)
+        if not quotes:
+            return self.no_answer(text)
+        return compose(text, self.index, quotes, layout, self.disclaimer)
+
+    def evidence(self, text: str, vector) -> "Evidence":
+        """Everything the abstention decisions look at, computed once per question."""
+        terms = self.index.sparse.analyze(text, self.known_words)
+        hits = diversify(self.index, search(self.index, vector, text, k=20, method=self.thresholds.fusion,
+                                            terms=terms), limit=6)
+        matched = {t.matched for t in terms if t.matched}
+        candidates = score_sentences(self.index, hits, vector, matched, self.selection) if hits else []
+        missing = tuple(dict.fromkeys(t.word for t in terms if not t.matched))
+        return Evidence(hits, candidates, max((h.dense for h in hits), default=0.0),
+                        missing, len(missing) / len(terms) if terms else 0.0)
+
+    def no_answer(self, text: str, missing: tuple[str, ...] = ()) -> Answer:
+        body = messages.NO_ANSWER.format(n=len(self.index.docs))
+        if missing:
+            words = ", ".join(f"“{messages_safe(w)}”" for w in missing[:5])
+            body += " " + messages.NOT_MENTIONED.format(words=words)
+        return fixed_answer(text, "no_answer", body, self.disclaimer)
+
+    def description(self) -> str:
+        desc = self.index.manifest["corpus"].get("description") or f"{len(self.index.docs)} documents"
+        return messages_safe(desc)
+
+
+@dataclass(frozen=True)
+class Evidence:
+    hits: list
+    candidates: list
+    scope: float  # best chunk cosine: is the question about what the corpus covers at all?
+    missing: tuple[str, ...]  # question words that occur nowhere in the corpus
+    missing_share: float
+
+    def score(self, miss_weight: float) -> float:
+        best = self.candidates[0].score if self.candidates else 0.0
+        return best - miss_weight * self.missing_share
+
+
+def _known_words(embedder) -> frozenset[str]:
+    """Whole words of the embedding model's tokenizer vocabulary, used as a dictionary:
+    a question word found there is a real word, not a typo to be corrected."""
+    path = getattr(embedder, "path", None)
+    vocab = Path(path) / "vocab.txt" if path else None
+    if not vocab or not vocab.exists():
+        return frozenset()
+    words = (line.strip() for line in vocab.read_text(encoding="utf-8").splitlines())
+    return frozenset(w for w in words if w.isalpha() and len(w) > 2)
+
+
+def messages_safe(text: str) -> str:
+    from .answer import escape
+
+    return escape(text)
+
+
+def to_json(answer: Answer) -> dict:
+    """The JSON object of `qa ask --json` and of the chat page's API."""
+    return {
+        "question": answer.question,
+        "route": answer.route,
+        "answer_markdown": answer.answer_markdown,
+        "quotes": [{k: v for k, v in asdict(q).items()} for q in answer.quotes],
+        "sources": [asdict(s) for s in answer.sources],
+        "groups": [list(g) for g in answer.groups],
+        "disclaimer": answer.disclaimer,
+        "message": answer.message,
+    }
