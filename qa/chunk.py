@@ -14,12 +14,14 @@ class ChunkParams:
     max_chars: int = 500  # about 100-120 word pieces: inside MiniLM's 256-token window
     overlap_sentences: int = 1
     max_sentence_chars: int = 600  # longer "sentences" (lists without full stops) are cut at spaces
+    sentence_context: str = "title"  # sentences are embedded prefixed with their document's title
 
     def as_dict(self) -> dict:
         return {
             "max_chars": self.max_chars,
             "overlap_sentences": self.overlap_sentences,
             "max_sentence_chars": self.max_sentence_chars,
+            "sentence_context": self.sentence_context,
         }
 
 

@@ -59,6 +59,12 @@ def text_hash(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:32]
 
 
+def sentence_context(title: str, sentence: str) -> str:
+    """What a sentence is embedded as: prefixed by its document's title, so that a sentence
+    like "relief within just a few hours" still knows it is about the document's subject."""
+    return f"{title}: {sentence}" if title else sentence
+
+
 def _library_versions() -> dict:
     from importlib import metadata
 
@@ -134,9 +140,11 @@ class Index:
 
         identity = embedder.identity
         cache: dict[str, np.ndarray] = {}
-        if previous is not None and previous.manifest["model"] == identity.as_dict():
+        if (previous is not None and previous.manifest["model"] == identity.as_dict()
+                and previous.manifest["chunking"] == params.as_dict()):  # same recipe for the embedded texts
             cache = previous.vectors_by_hash()
-        texts = [c.text for c in chunks] + [s.text for s in sentences]
+        titles = {d.id: d.meta.title for d in documents}
+        texts = [c.text for c in chunks] + [sentence_context(titles[s.doc_id], s.text) for s in sentences]
         hashes = [text_hash(t) for t in texts]
         todo = sorted({h: i for i, h in enumerate(hashes) if h not in cache}.values())
         fresh = embedder.embed([texts[i] for i in todo], progress=progress)
@@ -168,7 +176,8 @@ class Index:
 
     def vectors_by_hash(self) -> dict[str, np.ndarray]:
         out = {text_hash(c.text): v for c, v in zip(self.chunks, self.chunk_vectors)}
-        out.update({text_hash(s.text): v for s, v in zip(self.sentences, self.sentence_vectors)})
+        out.update({text_hash(sentence_context(self.doc_by_id[s.doc_id].meta.title, s.text)): v
+                    for s, v in zip(self.sentences, self.sentence_vectors)})
         return out
 
     # ---- save / load -------------------------------------------------------------------

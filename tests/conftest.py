@@ -64,3 +64,21 @@ def tiny_corpus(tmp_path) -> Path:
     (dest / "b.md").write_text(
         "# Bananas\n\nBananas are yellow when ripe. They grow in warm climates.\n")
     return dest
+
+
+@pytest.fixture(scope="session")
+def real_embedder():
+    from qa.embed import SentenceTransformerEmbedder
+
+    return SentenceTransformerEmbedder()
+
+
+@pytest.fixture(scope="session")
+def real_qa(tmp_path_factory, real_embedder):
+    """The real pipeline (bundled model) over a copy of the default corpus."""
+    from qa.pipeline import QA
+
+    root = tmp_path_factory.mktemp("real")
+    corpus = root / "corpus"
+    shutil.copytree(SEEDS, corpus)
+    return QA.open(corpus, root / "index", build=True, embedder=real_embedder)

@@ -1,0 +1,44 @@
+"""`qa eval` on the repo's labelled questions (with regression thresholds) and on the
+tiny BEIR-format fixture."""
+
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+from .conftest import REPO, SEEDS
+
+pytestmark = pytest.mark.slow
+
+
+def _qa():
+    exe = shutil.which("qa")
+    return [exe] if exe else [sys.executable, "-m", "qa.cli"]
+
+
+def test_eval_on_default_corpus_meets_regression_thresholds(tmp_path):
+    shutil.copytree(SEEDS, tmp_path / "corpus")
+    out = subprocess.run([*_qa(), "eval", "--corpus", str(tmp_path / "corpus"), "--index", str(tmp_path / "index"),
+                          "--min-ndcg", "0.95", "--min-route-accuracy", "0.85"],
+                         capture_output=True, text=True, timeout=600)
+    assert out.returncode == 0, out.stdout + out.stderr
+    for field in ("hit@1", "MRR", "nDCG@10", "route accuracy", "quotes verified"):
+        assert field in out.stdout
+    verified = next(line for line in out.stdout.splitlines() if line.startswith("quotes verified"))
+    done, total = verified.split()[2].split("/")
+    assert done == total and int(total) > 50
+
+
+def test_beir_fixture_prints_dense_bm25_and_hybrid():
+    out = subprocess.run([*_qa(), "eval", "--beir", str(REPO / "tests/data/beir_tiny")],
+                         capture_output=True, text=True, timeout=600)
+    assert out.returncode == 0, out.stderr
+    rows = {line.split()[0]: line.split()[1:] for line in out.stdout.splitlines()[1:]}
+    assert set(rows) == {"dense", "sparse", "rrf", "normalized"}
+    assert float(rows["normalized"][0]) == pytest.approx(1.0)  # every query's one relevant doc ranked first
+
+
+def test_beir_on_a_folder_that_is_not_beir_is_a_clear_error(tmp_path):
+    out = subprocess.run([*_qa(), "eval", "--beir", str(tmp_path)], capture_output=True, text=True, timeout=300)
+    assert out.returncode == 2 and "not a BEIR folder" in out.stderr and "Traceback" not in out.stderr
