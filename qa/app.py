@@ -1,0 +1,234 @@
+"""The chat page (`qa chat`): layout, and a `respond` that calls `QA.ask`. No retrieval here.
+
+Everything the page shows from the corpus or from a question is untrusted: the answer's
+markdown arrives escaped from the pipeline, the question is escaped here, and the sources
+panel is HTML built with `html.escape` on every string. The chat also sanitises HTML.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import os
+import sys
+import threading
+import time
+import traceback
+from datetime import datetime, timezone
+from pathlib import Path
+
+import gradio as gr  # at module level: Gradio resolves the gr.LikeData hint in these globals
+
+from . import messages
+from .answer import escape
+from .types import Answer, Quote, Source
+
+EXAMPLES = ("How fast does ketamine work?", "What are the side effects?", "How is it given?")
+SEARCHING = "_Searching the sources…_"
+FAILED = "Sorry, something went wrong while searching. Please try again."
+NO_SOURCES = '<p class="qa-muted">The sources of each answer, with the quoted passage highlighted, appear here.</p>'
+
+# system fonts: the default theme would fetch Google Fonts, which an offline machine cannot
+THEME_FONTS = {"font": ["ui-sans-serif", "system-ui", "sans-serif"], "font_mono": ["ui-monospace", "monospace"]}
+
+CSS = """
+#qa-disclaimer { border-left: 4px solid #b45309; background: #fffbeb; color: #1f2937; padding: 8px 12px;
+                 border-radius: 6px; }
+#qa-crisis { border: 3px solid #b91c1c; background: #fef2f2; color: #111827; padding: 8px 16px;
+             border-radius: 8px; font-size: 1.05rem; }
+.qa-source { border: 1px solid #d1d5db; border-radius: 8px; padding: 8px 12px; margin-bottom: 10px; }
+.qa-source-title { font-weight: 600; }
+.qa-meta { font-size: 0.9rem; color: #4b5563; }
+.qa-label { display: inline-block; background: #fde68a; color: #78350f; font-weight: 600; font-size: 0.8rem;
+            border-radius: 4px; padding: 0 6px; margin-left: 6px; }
+.qa-passage { white-space: pre-wrap; border-left: 3px solid #d1d5db; margin: 6px 0 0 0; padding: 4px 10px;
+              font-size: 0.92rem; color: #1f2937; }
+.qa-passage mark { background: #fef08a; color: #111827; padding: 0 1px; }
+.qa-muted { color: #6b7280; }
+"""
+
+
+# ---- the sources panel ---------------------------------------------------------------------
+
+def highlight(passage: str, spans: list[tuple[int, int]]) -> str:
+    """`passage` as escaped HTML with each (start, end) span inside <mark>."""
+    out, pos = [], 0
+    for start, end in sorted(spans):
+        start, end = max(start, pos), min(end, len(passage))
+        if start >= end:
+            continue
+        out += [html.escape(passage[pos:start]), "<mark>", html.escape(passage[start:end]), "</mark>"]
+        pos = end
+    out.append(html.escape(passage[pos:]))
+    return "".join(out)
+
+
+def _passages(quotes: list[Quote]) -> list[str]:
+    """The retrieved passages of one source, overlapping ones joined (they are slices of one
+    document), each quote's span marked. Spans are document offsets until the end."""
+    pieces = sorted({(q.chunk_start, q.chunk_text) if q.chunk_text else (q.start, q.text) for q in quotes})
+    merged: list[tuple[int, str]] = []
+    for start, text in pieces:
+        if merged and start <= merged[-1][0] + len(merged[-1][1]):
+            prev_start, prev = merged[-1]
+            merged[-1] = (prev_start, prev + text[prev_start + len(prev) - start:])
+        else:
+            merged.append((start, text))
+    out = []
+    for start, text in merged:
+        spans = [(q.start - start, q.end - start) for q in quotes if start <= q.start and q.end <= start + len(text)]
+        out.append(highlight(text, spans))
+    return out
+
+
+def source_html(source: Source, quotes: list[Quote]) -> str:
+    esc = html.escape
+    head = f'<span class="qa-source-title">[{source.citation}] {esc(source.title)}</span>'
+    if source.kind == "marketing":
+        head += f'<span class="qa-label">{esc(messages.MARKETING_LABEL)}</span>'
+    elif source.kind and source.kind != "unknown":
+        head += f'<span class="qa-label">{esc(source.kind)}</span>'
+    meta = [esc(x) for x in (source.publisher, source.date) if x]
+    if source.url.startswith(("http://", "https://")):
+        meta.append(f'<a href="{esc(source.url, quote=True)}" target="_blank" rel="noopener noreferrer nofollow">'
+                    f'{esc(source.url)}</a>')
+    body = "".join(f'<blockquote class="qa-passage">{p}</blockquote>' for p in _passages(quotes))
+    meta_html = f'<div class="qa-meta">{" · ".join(meta)}</div>' if meta else ""
+    return f'<article class="qa-source"><div>{head}</div>{meta_html}{body}</article>'
+
+
+def sources_html(answer: Answer) -> str:
+    """The panel beside the chat: each cited source with its passages, quotes highlighted."""
+    if not answer.sources:
+        return NO_SOURCES
+    return "".join(source_html(s, [q for q in answer.quotes if q.source_id == s.id]) for s in answer.sources)
+
+
+# ---- feedback ------------------------------------------------------------------------------
+
+_log_lock = threading.Lock()
+
+
+def feedback_log_path(args) -> Path | None:
+    """--feedback-log, else QA_FEEDBACK_LOG, else None: nothing is recorded."""
+    path = getattr(args, "feedback_log", None) or os.environ.get("QA_FEEDBACK_LOG")
+    return Path(path) if path else None
+
+
+def record_feedback(log: Path | None, question: str, route: str, liked) -> None:
+    """Append one JSON line; does nothing unless the operator named a log file.
+    `liked` is True (helpful), False (not helpful) or what Gradio sent for an undo."""
+    if log is None:
+        return
+    # a crisis message is the most sensitive thing anyone types here: keep the rating, not the words
+    row = {"timestamp": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+           "question": None if route == "crisis" else question, "route": route, "liked": liked}
+    with _log_lock:
+        log.parent.mkdir(parents=True, exist_ok=True)
+        with open(log, "a", encoding="utf-8") as fh:
+            fh.write(json.dumps(row, ensure_ascii=False) + "\n")
+
+
+def feedback_note(log: Path | None) -> str:
+    if log is None:
+        return "Feedback is off on this server: nothing you ask is recorded."
+    return ("Feedback is on: the thumbs up / down under an answer are recorded by this server's operator "
+            "(the time, your question, the kind of answer and your rating).")
+
+
+# ---- the page ------------------------------------------------------------------------------
+
+def build_app(qa, feedback_log: Path | None = None):
+    """The Blocks app around `qa` (anything with `ask`, `disclaimer` and `description()`)."""
+    from .pipeline import to_json
+
+    def respond(message: str, history: list, crisis_seen: bool, asked: dict):
+        history = list(history or [])
+        asked = dict(asked or {})
+        text = (message or "").strip()
+        if text:
+            history.append({"role": "user", "content": escape(text)})
+            # the question shows at once; the answer replaces the placeholder
+            yield "", history + [{"role": "assistant", "content": SEARCHING}], gr.update(), \
+                gr.update(visible=crisis_seen), crisis_seen, asked
+        try:
+            answer = qa.ask(message or "")
+        except Exception:  # keep the page usable; the operator sees the traceback
+            traceback.print_exc()
+            history.append({"role": "assistant", "content": FAILED})
+            yield message or "", history, gr.update(), gr.update(visible=crisis_seen), crisis_seen, asked
+            return
+        crisis_seen = crisis_seen or answer.route == "crisis"
+        asked[len(history)] = {"question": answer.question, "route": answer.route}
+        history.append({"role": "assistant", "content": answer.answer_markdown})
+        yield "", history, sources_html(answer), gr.update(visible=crisis_seen), crisis_seen, asked
+
+    def on_like(asked: dict, data: gr.LikeData):
+        entry = (asked or {}).get(data.index if isinstance(data.index, int) else data.index[0])
+        if entry:
+            record_feedback(feedback_log, entry["question"], entry["route"], data.liked)
+
+    def ask(question: str) -> dict:
+        """Answer one question: the JSON object of `qa ask --json`."""
+        return to_json(qa.ask(question))
+
+    with gr.Blocks(title="qa: ask the sources", analytics_enabled=False) as demo:
+        gr.Markdown(f"# Ask the sources\n\nThis searches {qa.description()}. Every answer is made of "
+                    "word-for-word quotes from them, each with its source; it writes nothing of its own.")
+        gr.Markdown(f"**Please read:** {qa.disclaimer}", elem_id="qa-disclaimer")
+        banner = gr.Markdown(messages.CRISIS, visible=False, elem_id="qa-crisis")
+        crisis_seen = gr.State(False)
+        asked = gr.State({})
+        with gr.Row(equal_height=False):
+            with gr.Column(scale=3):
+                chat = gr.Chatbot(label="Answers", height=600, sanitize_html=True, render_markdown=True,
+                                  allow_tags=False, elem_id="qa-chat", buttons=["copy", "copy_all"],
+                                  group_consecutive_messages=False,  # one feedback button pair per answer
+                                  feedback_options=("Like", "Dislike") if feedback_log else None)
+                with gr.Row():
+                    box = gr.Textbox(placeholder="Ask a question about the documents…", show_label=False,
+                                     scale=5, max_lines=4, elem_id="qa-question", autofocus=True)
+                    send = gr.Button("Ask", variant="primary", scale=1, elem_id="qa-send")
+                with gr.Row():
+                    buttons = [gr.Button(q, size="sm", variant="secondary") for q in EXAMPLES]
+            with gr.Column(scale=2):
+                gr.Markdown("### Sources")
+                panel = gr.HTML(NO_SOURCES, elem_id="qa-sources", js_on_load=None, max_height=640)
+        gr.Markdown(f"{feedback_note(feedback_log)} Programs can ask too: see “Use via API” below "
+                    "(endpoint `/ask`, the same JSON as `qa ask --json`).", elem_id="qa-feedback-note")
+
+        outputs = [box, chat, panel, banner, crisis_seen, asked]
+        for trigger, source in [(box.submit, box), (send.click, box)] + [(b.click, b) for b in buttons]:
+            trigger(respond, [source, chat, crisis_seen, asked], outputs, api_visibility="private",
+                    show_progress="hidden")
+        if feedback_log:
+            chat.like(on_like, [asked], None, api_visibility="private")
+        gr.api(ask, api_name="ask")
+    return demo
+
+
+def serve(args) -> int:
+    """`qa chat`: open (building if needed) the index, load the model, serve the page."""
+    from .config import default_corpus, default_index
+    from .pipeline import QA
+
+    corpus, folder = args.corpus or default_corpus(), args.index or default_index()
+    started = time.perf_counter()
+    print(f"Opening the index in {folder} (building it from {corpus} first if missing or stale)…", flush=True)
+    qa = QA.open(corpus, folder, args.model, build=True, progress=True)
+    qa.warm_up()
+    print(f"Index and model ready in {time.perf_counter() - started:.1f} s", flush=True)
+
+    log = feedback_log_path(args)
+    print(f"Feedback log: {log}" if log else "Feedback log: off (nothing is recorded)", flush=True)
+    demo = build_app(qa, log)
+    # two answers at once (one per core); a long queue rather than dropped requests
+    demo.queue(default_concurrency_limit=2, max_size=512)
+    try:
+        demo.launch(server_name=args.host, server_port=args.port, share=bool(args.share), css=CSS,
+                    theme=gr.themes.Default(**THEME_FONTS),
+                    footer_links=["api"], ssr_mode=False)
+    except OSError as exc:
+        print(f"qa: error: cannot serve on {args.host}:{args.port} ({exc}); pick another --port", file=sys.stderr)
+        return 2
+    return 0
