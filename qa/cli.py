@@ -99,6 +99,10 @@ def cmd_eval(args) -> int:
         failures.append(f"nDCG@10 ({qa.thresholds.fusion}) {ndcg:.3f} < {args.min_ndcg}")
     if args.min_route_accuracy is not None and report.route_accuracy < args.min_route_accuracy:
         failures.append(f"route accuracy {report.route_accuracy:.3f} < {args.min_route_accuracy}")
+    if args.min_quote_precision is not None and report.quotes_answerable:
+        precision = report.quotes_on_source / report.quotes_answerable
+        if precision < args.min_quote_precision:
+            failures.append(f"quotes from a labelled source {precision:.3f} < {args.min_quote_precision}")
     if report.quotes_verified != report.quotes_total:
         failures.append(f"{report.quotes_total - report.quotes_verified} quotes failed verification")
     for failure in failures:
@@ -141,6 +145,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print the report as JSON")
     p.add_argument("--min-ndcg", type=float, default=None, help="exit 1 if hybrid nDCG@10 is below this")
     p.add_argument("--min-route-accuracy", type=float, default=None, help="exit 1 if route accuracy is below this")
+    p.add_argument("--min-quote-precision", type=float, default=None,
+                   help="exit 1 if the share of quotes taken from a document labelled as answering is below this")
     p.set_defaults(func=cmd_eval)
 
     p = sub.add_parser("chat", help="serve the chat page (builds the index first if missing or stale)")

@@ -76,12 +76,16 @@ class Report:
     routes: dict[str, dict[str, int]] = field(default_factory=dict)  # expected -> got -> count
     quotes_total: int = 0
     quotes_verified: int = 0
+    quotes_on_source: int = 0  # quotes (answerable questions) from a document labelled as answering
+    quotes_answerable: int = 0
     wrong: list[tuple[str, str, str]] = field(default_factory=list)  # (id, expected, got)
 
     def as_dict(self) -> dict:
         return {"retrieval": self.retrieval, "route_accuracy": self.route_accuracy, "routes": self.routes,
                 "quotes_total": self.quotes_total, "quotes_verified": self.quotes_verified,
                 "quote_verified_share": self.quotes_verified / self.quotes_total if self.quotes_total else 1.0,
+                "quote_source_precision": self.quotes_on_source / self.quotes_answerable
+                if self.quotes_answerable else None,
                 "wrong_routes": self.wrong}
 
 
@@ -126,6 +130,9 @@ def evaluate(qa, questions: list[Labelled], corpus: Path | None = None) -> Repor
         else:
             report.wrong.append((q.id, q.route, answer.route))
         for quote in answer.quotes:
+            if q.route == "answer" and q.sources:
+                report.quotes_answerable += 1
+                report.quotes_on_source += int(quote.source_id in q.sources)
             report.quotes_total += 1
             text = fresh.get(quote.source_id, "")
             report.quotes_verified += int(text[quote.start:quote.end] == quote.text)
@@ -144,6 +151,9 @@ def format_report(report: Report) -> str:
         lines.append(f"  {expected:<15} -> " + ", ".join(f"{k}: {v}" for k, v in sorted(got.items())))
     share = report.quotes_verified / report.quotes_total if report.quotes_total else 1.0
     lines.append(f"quotes verified: {report.quotes_verified}/{report.quotes_total} ({share:.3f})")
+    if report.quotes_answerable:
+        lines.append(f"quotes from a labelled source: {report.quotes_on_source}/{report.quotes_answerable} "
+                     f"({report.quotes_on_source / report.quotes_answerable:.3f})")
     if report.wrong:
         lines.append("misrouted: " + ", ".join(f"{i} ({e}->{g})" for i, e, g in report.wrong))
     return "\n".join(lines)

@@ -24,7 +24,7 @@ from .load import file_stats, load_corpus, read_description
 from .sparse import SparseIndex
 from .types import Chunk, Document, Sentence, SourceMeta
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 EXACT_LIMIT = 200_000  # above this many chunks the dense index is HNSW, not exact
 
 
@@ -95,7 +95,7 @@ def dense_index(vectors: np.ndarray):
 class Index:
     def __init__(self, manifest: dict, docs: list[Document], sentences: list[Sentence], chunks: list[Chunk],
                  chunk_vectors: np.ndarray, sentence_vectors: np.ndarray, dense, sparse: SparseIndex,
-                 path: Path | None = None):
+                 sentence_dense=None, path: Path | None = None):
         self.manifest = manifest
         self.docs = docs
         self.doc_by_id = {d.id: d for d in docs}
@@ -105,7 +105,17 @@ class Index:
         self.sentence_vectors = sentence_vectors
         self.dense = dense
         self.sparse = sparse
+        self.sentence_dense = sentence_dense if sentence_dense is not None else dense_index(sentence_vectors)
         self.path = path
+        # chunk i covers sentences [first[i], last[i]); chunks are in sentence order
+        self._chunk_first = np.fromiter((c.first_sentence for c in chunks), dtype=np.int64, count=len(chunks))
+
+    def chunk_of_sentence(self, sentence: int) -> int:
+        """A chunk (the first one) that contains `sentence`."""
+        i = int(np.searchsorted(self._chunk_first, sentence, side="right")) - 1
+        while i > 0 and self.chunks[i - 1].last_sentence > sentence:
+            i -= 1
+        return i
 
     # ---- build -------------------------------------------------------------------------
 
@@ -163,6 +173,7 @@ class Index:
                           for d in documents},
             "counts": {"documents": len(documents), "chunks": len(chunks), "sentences": len(sentences)},
             "dense": "flat-ip" if len(chunks) <= EXACT_LIMIT else "hnsw-ip",
+            "dense_sentences": "flat-ip" if len(sentences) <= EXACT_LIMIT else "hnsw-ip",
             "libraries": _library_versions(),
             "built_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
             "warnings": list(warnings),
@@ -204,6 +215,7 @@ class Index:
         np.save(tmp / "chunk_vectors.npy", np.asarray(self.chunk_vectors, dtype=np.float32))
         np.save(tmp / "sentence_vectors.npy", np.asarray(self.sentence_vectors, dtype=np.float32))
         faiss.write_index(self.dense, str(tmp / "dense.faiss"))
+        faiss.write_index(self.sentence_dense, str(tmp / "sentences.faiss"))
         self.sparse.save(tmp / "bm25")
         (tmp / "manifest.json").write_text(json.dumps(self.manifest, indent=2, sort_keys=True))
         _fsync_tree(tmp)
@@ -266,13 +278,15 @@ class Index:
             sentence_vectors = np.load(build / "sentence_vectors.npy", mmap_mode=mode, allow_pickle=False)
             flags = faiss.IO_FLAG_MMAP if mmap and manifest.get("dense") == "flat-ip" else 0
             dense = faiss.read_index(str(build / "dense.faiss"), flags)
+            s_flags = faiss.IO_FLAG_MMAP if mmap and manifest.get("dense_sentences") == "flat-ip" else 0
+            sentence_dense = faiss.read_index(str(build / "sentences.faiss"), s_flags)
             sparse = SparseIndex.load(build / "bm25", mmap=mmap)
         except (OSError, ValueError, KeyError, TypeError, RuntimeError) as exc:
             raise IndexCorrupt(f"index in {build} is damaged ({type(exc).__name__}: {str(exc)[:200]}); "
                                f"rebuild it with `qa index`") from exc
         counts = manifest.get("counts", {})
         if not (len(chunks) == len(chunk_vectors) == dense.ntotal == counts.get("chunks")
-                and len(sentences) == len(sentence_vectors) == counts.get("sentences")
+                and len(sentences) == len(sentence_vectors) == sentence_dense.ntotal == counts.get("sentences")
                 and sparse.model.scores["num_docs"] == len(chunks)):
             raise IndexCorrupt(f"index in {build} is damaged (its parts disagree in size); rebuild it with `qa index`")
         for c in chunks:
@@ -280,7 +294,8 @@ class Index:
             if doc is None or doc.text[c.start:c.end] != c.text:
                 raise IndexCorrupt(f"index in {build} is damaged (chunk text does not match its document); "
                                    f"rebuild it with `qa index`")
-        return cls(manifest, docs, sentences, chunks, chunk_vectors, sentence_vectors, dense, sparse, build)
+        return cls(manifest, docs, sentences, chunks, chunk_vectors, sentence_vectors, dense, sparse,
+                   sentence_dense, build)
 
     # ---- freshness ---------------------------------------------------------------------
 

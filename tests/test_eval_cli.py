@@ -20,7 +20,7 @@ def _qa():
 def test_eval_on_default_corpus_meets_regression_thresholds(tmp_path):
     shutil.copytree(SEEDS, tmp_path / "corpus")
     out = subprocess.run([*_qa(), "eval", "--corpus", str(tmp_path / "corpus"), "--index", str(tmp_path / "index"),
-                          "--min-ndcg", "0.95", "--min-route-accuracy", "0.85"],
+                          "--min-ndcg", "0.95", "--min-route-accuracy", "0.85", "--min-quote-precision", "0.7"],
                          capture_output=True, text=True, timeout=600)
     assert out.returncode == 0, out.stdout + out.stderr
     for field in ("hit@1", "MRR", "nDCG@10", "route accuracy", "quotes verified"):

@@ -159,3 +159,11 @@ def test_rebuild_killed_half_way_leaves_old_index_working(seed_corpus, tmp_path,
     _, report, _ = rebuild(seed_corpus, folder, HashEmbedder())
     assert report.documents == 6
     assert len(list((folder / "builds").iterdir())) == 1
+
+
+def test_every_sentence_maps_to_a_chunk_that_contains_it(seed_corpus, embedder):
+    index, _ = Index.build(seed_corpus, embedder)
+    for i in range(len(index.sentences)):
+        c = index.chunks[index.chunk_of_sentence(i)]
+        assert c.first_sentence <= i < c.last_sentence
+        assert index.sentences[i].text in c.text
