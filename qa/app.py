@@ -23,7 +23,7 @@ from . import messages
 from .answer import escape
 from .types import Answer, Quote, Source
 
-EXAMPLES = ("How fast does ketamine work?", "What are the side effects?", "How is it given?")
+EXAMPLES = ("How fast does ketamine work?", "What are the side effects?", "How is ketamine given?")
 SEARCHING = "_Searching the sources…_"
 FAILED = "Sorry, something went wrong while searching. Please try again."
 NO_SOURCES = '<p class="qa-muted">The sources of each answer, with the quoted passage highlighted, appear here.</p>'
