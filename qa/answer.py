@@ -27,7 +27,8 @@ class Selection:
     max_claims: int = 3  # distinct claims shown
     max_per_claim: int = 5  # quotes (one per source) under one claim
     window: float = 0.05  # sentences scoring within this of the best are candidates
-    same_claim: float = 0.85  # sentence cosine at which two quotes make the same claim
+    same_claim: float = 0.85  # sentence cosine at which two quotes may make the same claim...
+    same_words: float = 0.4  # ...if they also share this share of their (stemmed) words
     lexical_weight: float = 0.15  # weight of question-word overlap added to the cosine
     sentence_search: int = 20  # sentences nearest the question, searched directly, join the candidates
     min_words: int = 5  # shorter sentences are not quoted alone
@@ -83,15 +84,30 @@ def score_sentences(index, hits: list[Hit], query_vector: np.ndarray, query_term
 def group_claims(index, candidates: list[Candidate], floor: float, sel: Selection) -> list[list[Candidate]]:
     """Greedy grouping, best first: a candidate joins the claim whose lead sentence it
     nearly repeats (one quote per source per claim), else opens a new claim while there
-    is room. Repeats inside one source are dropped, so copies do not crowd out evidence."""
+    is room. Repeats inside one source are dropped, so copies do not crowd out evidence.
+    "Nearly repeats" needs both a close embedding and shared words: sentences embedded with
+    their document's title are close whenever they share a subject, which is not a claim."""
+    from .sparse import tokenize
+
+    words: dict[int, set[str]] = {}
+
+    def stems(sentence: int) -> set[str]:
+        if sentence not in words:
+            words[sentence] = set(tokenize([index.sentences[sentence].text], as_ids=False)[0])
+        return words[sentence]
+
+    def same(a: int, b: int) -> bool:
+        if float(np.asarray(index.sentence_vectors[a]) @ np.asarray(index.sentence_vectors[b])) < sel.same_claim:
+            return False
+        wa, wb = stems(a), stems(b)
+        return bool(wa | wb) and len(wa & wb) / len(wa | wb) >= sel.same_words
+
     groups: list[list[Candidate]] = []
     for cand in candidates:
         if cand.score < floor:
             break
-        vec = np.asarray(index.sentence_vectors[cand.sentence])
         doc = index.sentences[cand.sentence].doc_id
-        home = next((g for g in groups
-                     if float(np.asarray(index.sentence_vectors[g[0].sentence]) @ vec) >= sel.same_claim), None)
+        home = next((g for g in groups if same(g[0].sentence, cand.sentence)), None)
         if home is not None:
             if doc not in {index.sentences[c.sentence].doc_id for c in home} and len(home) < sel.max_per_claim:
                 home.append(cand)

@@ -57,3 +57,14 @@ def test_untrusted_text_is_escaped_for_markdown_and_html():
     shown = escape('<script>alert(1)</script> **bold** [x](javascript:alert(1))')
     assert "<script>" not in shown and "&lt;script&gt;" in shown
     assert "**" not in shown and "](" not in shown
+
+
+def test_sentences_on_one_subject_but_with_different_words_are_not_one_claim(tiny_corpus, embedder):
+    (tiny_corpus / "c.txt").write_text("# Cherries\n\nApples are red or green. Apples keep their colour in winter storage.\n")
+    index = _index(tiny_corpus, embedder)
+    ids = {s.text: i for i, s in enumerate(index.sentences)}
+    close_enough = Selection(same_claim=-1.0)  # any embedding counts as close: only the words decide
+    a = ids["Apples are red or green."]
+    b = ids["Apples keep their colour in winter storage."]
+    groups = group_claims(index, [Candidate(a, 0.9), Candidate(b, 0.8)], floor=0.5, sel=close_enough)
+    assert [len(g) for g in groups] == [1, 1]
