@@ -44,6 +44,15 @@ def rebuild(corpus: Path, folder: Path, embedder: Embedder, params: ChunkParams 
         return index, report, note
 
 
+def merge_into(folder: Path, shard_folders: list[Path]) -> Index:
+    """Merge the indexes in `shard_folders` into `folder` (atomically, under the lock)."""
+    shards = [Index.load(Path(f)) for f in shard_folders]
+    with _lock(Path(folder)):
+        merged = Index.merge(shards)
+        merged.save(Path(folder))
+        return merged
+
+
 def open_fresh(corpus: Path, folder: Path, embedder: Embedder, params: ChunkParams = ChunkParams()) -> Index:
     """The index in `folder`, if it matches the corpus, model and chunking in use;
     raises IndexMissing / IndexCorrupt / IndexStale (with the fix) otherwise."""

@@ -42,6 +42,17 @@ def cmd_index(args) -> int:
     return 0
 
 
+def cmd_merge(args) -> int:
+    from .build import merge_into
+
+    folder = args.index or default_index()
+    merged = merge_into(folder, args.shards)
+    counts = merged.manifest["counts"]
+    print(f"merged {len(args.shards)} shards: {counts['documents']} documents, {counts['chunks']} chunks, "
+          f"{counts['sentences']} sentences -> {folder}")
+    return 0
+
+
 def _open_qa(args, build: bool = False):
     from .pipeline import QA
 
@@ -126,6 +137,11 @@ def build_parser() -> argparse.ArgumentParser:
     _common(p)
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_index)
+
+    p = sub.add_parser("merge", help="merge indexes built apart (shards) into one, without embedding again")
+    p.add_argument("shards", nargs="+", type=Path, help="index folders built with `qa index` (one per sub-folder)")
+    p.add_argument("--index", type=Path, default=None, help="folder for the merged index [env QA_INDEX]")
+    p.set_defaults(func=cmd_merge)
 
     p = sub.add_parser("ask", help="answer one question (or one per line from stdin with `-`)")
     _common(p)

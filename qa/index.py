@@ -22,9 +22,10 @@ from .chunk import ChunkParams, split_document
 from .embed import Embedder, ModelIdentity
 from .load import file_stats, load_corpus, read_description
 from .sparse import SparseIndex
+from .tables import ChunkTable, SentenceTable
 from .types import Chunk, Document, Sentence, SourceMeta
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 EXACT_LIMIT = 200_000  # above this many chunks the dense index is HNSW, not exact
 
 
@@ -93,14 +94,14 @@ def dense_index(vectors: np.ndarray):
 
 
 class Index:
-    def __init__(self, manifest: dict, docs: list[Document], sentences: list[Sentence], chunks: list[Chunk],
+    def __init__(self, manifest: dict, docs: list[Document], sentences, chunks,
                  chunk_vectors: np.ndarray, sentence_vectors: np.ndarray, dense, sparse: SparseIndex,
                  sentence_dense=None, path: Path | None = None):
         self.manifest = manifest
         self.docs = docs
         self.doc_by_id = {d.id: d for d in docs}
-        self.sentences = sentences
-        self.chunks = chunks
+        self.sentences = sentences if isinstance(sentences, SentenceTable) else SentenceTable.of(docs, sentences)
+        self.chunks = chunks if isinstance(chunks, ChunkTable) else ChunkTable.of(docs, chunks)
         self.chunk_vectors = chunk_vectors
         self.sentence_vectors = sentence_vectors
         self.dense = dense
@@ -108,7 +109,7 @@ class Index:
         self.sentence_dense = sentence_dense if sentence_dense is not None else dense_index(sentence_vectors)
         self.path = path
         # chunk i covers sentences [first[i], last[i]); chunks are in sentence order
-        self._chunk_first = np.fromiter((c.first_sentence for c in chunks), dtype=np.int64, count=len(chunks))
+        self._chunk_first = np.asarray(self.chunks.spans[:, 3])
 
     def chunk_of_sentence(self, sentence: int) -> int:
         """A chunk (the first one) that contains `sentence`."""
@@ -131,6 +132,7 @@ class Index:
             "files": {rel: {"size": st.size, "mtime_ns": st.mtime_ns} for rel, st in file_stats(corpus).items()},
             "hashes": corpus_hashes(corpus),
             "description": read_description(corpus),
+            "name": corpus.resolve().name,
         }
         return cls.from_documents(loaded.documents, embedder, params, previous, progress, corpus_info,
                                   loaded.warnings, started)
@@ -185,6 +187,62 @@ class Index:
                              tuple(warnings))
         return index, report
 
+    @classmethod
+    def merge(cls, shards: list["Index"]) -> "Index":
+        """One index from shards built separately (say, one per sub-folder of a corpus, on
+        different workers). Document ids and file names are prefixed with each shard's corpus
+        folder name, so the result matches a single build of the parent folder. Shards must
+        share model and chunking; vectors are concatenated, not embedded again."""
+        if not shards:
+            raise ValueError("nothing to merge")
+        first = shards[0].manifest
+        for shard in shards[1:]:
+            for key in ("model", "chunking"):
+                if shard.manifest[key] != first[key]:
+                    raise IndexStale(f"cannot merge shards built with different {key}: "
+                                     f"{first[key]} and {shard.manifest[key]}")
+        docs: list[Document] = []
+        chunk_spans, sentence_spans, files, hashes, documents = [], [], {}, {}, {}
+        for shard in shards:
+            prefix = shard.manifest["corpus"].get("name", "")
+            prefix = f"{prefix}/" if prefix else ""
+            chunk = np.array(shard.chunks.spans, dtype=np.int64)
+            sent = np.array(shard.sentences.spans, dtype=np.int64)
+            chunk[:, 0] += len(docs)
+            chunk[:, 3:5] += sum(len(x) for x in sentence_spans)
+            sent[:, 0] += len(docs)
+            chunk_spans.append(chunk)
+            sentence_spans.append(sent)
+            for d in shard.docs:
+                docs.append(Document(prefix + d.id, prefix + d.path, d.meta, d.text, d.raw_sha256))
+            corpus = shard.manifest["corpus"]
+            files.update({prefix + k: v for k, v in corpus.get("files", {}).items()})
+            hashes.update({prefix + k: v for k, v in corpus.get("hashes", {}).items()})
+            documents.update({prefix + k: {**v, "path": prefix + v["path"]}
+                              for k, v in shard.manifest["documents"].items()})
+        ids = [d.id for d in docs]
+        if len(ids) != len(set(ids)):
+            raise IndexStale("cannot merge shards whose documents share ids; give each shard its own folder name")
+        chunk_vectors = np.vstack([np.asarray(s.chunk_vectors) for s in shards])
+        sentence_vectors = np.vstack([np.asarray(s.sentence_vectors) for s in shards])
+        chunks = ChunkTable(docs, np.vstack(chunk_spans))
+        sentences = SentenceTable(docs, np.vstack(sentence_spans))
+        manifest = {
+            **first,
+            "corpus": {"files": files, "hashes": hashes, "name": "",
+                       "description": next((s.manifest["corpus"].get("description") for s in shards
+                                            if s.manifest["corpus"].get("description")), "")},
+            "documents": documents,
+            "counts": {"documents": len(docs), "chunks": len(chunks), "sentences": len(sentences)},
+            "dense": "flat-ip" if len(chunks) <= EXACT_LIMIT else "hnsw-ip",
+            "dense_sentences": "flat-ip" if len(sentences) <= EXACT_LIMIT else "hnsw-ip",
+            "built_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "merged_from": [s.manifest["corpus"].get("name", "") for s in shards],
+            "warnings": [w for s in shards for w in s.manifest.get("warnings", [])],
+        }
+        return cls(manifest, docs, sentences, chunks, chunk_vectors, sentence_vectors,
+                   dense_index(chunk_vectors), SparseIndex.build([c.text for c in chunks]))
+
     def vectors_by_hash(self) -> dict[str, np.ndarray]:
         out = {text_hash(c.text): v for c, v in zip(self.chunks, self.chunk_vectors)}
         out.update({text_hash(sentence_context(self.doc_by_id[s.doc_id].meta.title, s.text)): v
@@ -210,8 +268,8 @@ class Index:
         _write_jsonl(tmp / "chunks.jsonl", (
             {"doc": c.doc_id, "start": c.start, "end": c.end, "sentences": [c.first_sentence, c.last_sentence],
              "text": c.text} for c in self.chunks))
-        _write_jsonl(tmp / "sentences.jsonl", (
-            {"doc": s.doc_id, "start": s.start, "end": s.end} for s in self.sentences))
+        np.save(tmp / "chunk_spans.npy", np.asarray(self.chunks.spans, dtype=np.int64))
+        np.save(tmp / "sentence_spans.npy", np.asarray(self.sentences.spans, dtype=np.int64))
         np.save(tmp / "chunk_vectors.npy", np.asarray(self.chunk_vectors, dtype=np.float32))
         np.save(tmp / "sentence_vectors.npy", np.asarray(self.sentence_vectors, dtype=np.float32))
         faiss.write_index(self.dense, str(tmp / "dense.faiss"))
@@ -267,13 +325,12 @@ class Index:
         try:
             docs = [Document(r["id"], r["path"], SourceMeta(r["title"], r["publisher"], r["date"], r["url"], r["kind"]),
                              r["text"], r["raw_sha256"]) for r in _read_jsonl(build / "docs.jsonl")]
-            by_id = {d.id: d for d in docs}
-            sentences = []
-            for r in _read_jsonl(build / "sentences.jsonl"):
-                sentences.append(Sentence(r["doc"], r["start"], r["end"], by_id[r["doc"]].text[r["start"]:r["end"]]))
-            chunks = [Chunk(r["doc"], r["start"], r["end"], r["text"], r["sentences"][0], r["sentences"][1])
-                      for r in _read_jsonl(build / "chunks.jsonl")]
             mode = "r" if mmap else None
+            # chunks.jsonl is the readable export of the chunks; the spans are what is loaded
+            chunks = ChunkTable(docs, np.load(build / "chunk_spans.npy", mmap_mode=mode, allow_pickle=False))
+            sentences = SentenceTable(docs, np.load(build / "sentence_spans.npy", mmap_mode=mode, allow_pickle=False))
+            chunks.validate()
+            sentences.validate()
             chunk_vectors = np.load(build / "chunk_vectors.npy", mmap_mode=mode, allow_pickle=False)
             sentence_vectors = np.load(build / "sentence_vectors.npy", mmap_mode=mode, allow_pickle=False)
             flags = faiss.IO_FLAG_MMAP if mmap and manifest.get("dense") == "flat-ip" else 0
@@ -289,11 +346,6 @@ class Index:
                 and len(sentences) == len(sentence_vectors) == sentence_dense.ntotal == counts.get("sentences")
                 and sparse.model.scores["num_docs"] == len(chunks)):
             raise IndexCorrupt(f"index in {build} is damaged (its parts disagree in size); rebuild it with `qa index`")
-        for c in chunks:
-            doc = by_id.get(c.doc_id)
-            if doc is None or doc.text[c.start:c.end] != c.text:
-                raise IndexCorrupt(f"index in {build} is damaged (chunk text does not match its document); "
-                                   f"rebuild it with `qa index`")
         return cls(manifest, docs, sentences, chunks, chunk_vectors, sentence_vectors, dense, sparse,
                    sentence_dense, build)
 

@@ -86,3 +86,17 @@ def test_real_model_cold_then_warm_build(seed_corpus, tmp_path):
     assert manifest["model"]["name"] == "sentence-transformers/all-MiniLM-L6-v2"
     assert manifest["model"]["dim"] == 384
     assert manifest["model"]["weights_sha256"].startswith("53aa5117")
+
+
+def test_merge_command(fake_model, tmp_path, capsys):
+    for part in ("p1", "p2"):
+        (tmp_path / "c" / part).mkdir(parents=True)
+        (tmp_path / "c" / part / "x.txt").write_text(f"# {part}\n\nSome text about {part} clinics here.\n")
+        assert run(capsys, "index", "--quiet", "--corpus", str(tmp_path / "c" / part),
+                   "--index", str(tmp_path / f"i-{part}"))[0] == 0
+    code, out, err = run(capsys, "merge", str(tmp_path / "i-p1"), str(tmp_path / "i-p2"),
+                         "--index", str(tmp_path / "merged"))
+    assert code == 0 and "merged 2 shards: 2 documents" in out
+    assert [d.id for d in Index.load(tmp_path / "merged").docs] == ["p1/x", "p2/x"]
+    code, out, err = run(capsys, "merge", str(tmp_path / "nope"), "--index", str(tmp_path / "m2"))
+    assert code == 2 and "no index in" in err

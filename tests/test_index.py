@@ -94,9 +94,15 @@ def test_missing_and_corrupt_indexes_say_how_to_fix(seed_corpus, tmp_path, embed
     with pytest.raises(IndexCorrupt, match="damaged.*qa index"):
         Index.load(folder)
     build = index.save(folder)
-    with (build / "chunks.jsonl").open("a") as fh:
+    with (build / "docs.jsonl").open("a") as fh:
         fh.write("{broken json\n")
     with pytest.raises(IndexCorrupt, match="qa index"):
+        Index.load(folder)
+    build = index.save(folder)
+    spans = np.load(build / "chunk_spans.npy")
+    spans[3, 2] = 10**9  # a chunk reaching past the end of its document
+    np.save(build / "chunk_spans.npy", spans)
+    with pytest.raises(IndexCorrupt, match="outside its document"):
         Index.load(folder)
     build = index.save(folder)
     (build / "manifest.json").write_text("{")
@@ -167,3 +173,38 @@ def test_every_sentence_maps_to_a_chunk_that_contains_it(seed_corpus, embedder):
         c = index.chunks[index.chunk_of_sentence(i)]
         assert c.first_sentence <= i < c.last_sentence
         assert index.sentences[i].text in c.text
+
+
+def test_shards_built_apart_merge_into_the_index_of_the_whole_folder(tmp_path):
+    emb = HashEmbedder()
+    whole = tmp_path / "corpus"
+    for part, names in (("part1", ["a", "b"]), ("part2", ["c"])):
+        (whole / part).mkdir(parents=True)
+        for n in names:
+            (whole / part / f"{n}.txt").write_text(
+                f"# Doc {n}\n\nKetamine clinic {n} says relief comes fast. Patients in {n} report results.\n")
+    single, _ = Index.build(whole, emb)
+    shards = [Index.build(whole / p, emb)[0] for p in ("part1", "part2")]
+    merged = Index.merge(shards)
+    merged.save(tmp_path / "merged")
+    loaded = Index.load(tmp_path / "merged")
+    assert [d.id for d in loaded.docs] == [d.id for d in single.docs] == ["part1/a", "part1/b", "part2/c"]
+    assert [c.text for c in loaded.chunks] == [c.text for c in single.chunks]
+    assert [(s.doc_id, s.start, s.end) for s in loaded.sentences] == [(s.doc_id, s.start, s.end) for s in single.sentences]
+    np.testing.assert_array_equal(np.asarray(loaded.chunk_vectors), single.chunk_vectors)
+    for i in range(len(loaded.chunks)):
+        c = loaded.chunks[i]
+        assert all(loaded.sentences[j].text in c.text for j in range(c.first_sentence, c.last_sentence))
+    # the merged index is fresh for the whole folder, and answers like the single build
+    open_fresh(whole, tmp_path / "merged", emb)
+    from qa.retrieve import search
+    q = emb.embed(["relief fast clinic c"])[0]
+    assert [h.chunk for h in search(loaded, q, "relief fast clinic c")] == \
+        [h.chunk for h in search(single, q, "relief fast clinic c")]
+
+
+def test_shards_of_different_models_do_not_merge(tiny_corpus):
+    a, _ = Index.build(tiny_corpus, HashEmbedder())
+    b, _ = Index.build(tiny_corpus, HashEmbedder(name="other"))
+    with pytest.raises(IndexStale, match="different model"):
+        Index.merge([a, b])
