@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from functools import cached_property
+import threading
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -21,6 +22,7 @@ class QueryTerm:
     matched: str | None  # the vocabulary term it matches (itself, or a typo correction); None: absent
 
 
+@lru_cache(maxsize=1)
 def _content_stopwords() -> frozenset[str]:
     """Function words and question words, which say nothing about what is asked."""
     from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
@@ -33,10 +35,16 @@ def _content_stopwords() -> frozenset[str]:
         "ve", "re", "don", "doesn", "isn", "aren", "didn", "won", "im", "ive"}
 
 
-def _stemmer():
-    import Stemmer
+_local = threading.local()
 
-    return Stemmer.Stemmer("english")
+
+def _stemmer():
+    """One Snowball stemmer per thread (a stemmer keeps a cache and is not thread-safe)."""
+    if not hasattr(_local, "stemmer"):
+        import Stemmer
+
+        _local.stemmer = Stemmer.Stemmer("english")
+    return _local.stemmer
 
 
 def tokenize(texts: list[str], as_ids: bool = True):

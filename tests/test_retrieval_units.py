@@ -63,3 +63,24 @@ def test_diversify_takes_at_most_two_per_source_before_the_rest(tiny_corpus, emb
     kept = diversify(index, fake, limit=len(fake), per_source=1, same=1.01)
     first_docs = [index.chunks[h.chunk].doc_id for h in kept[:2]]
     assert len(set(first_docs)) == 2
+
+
+def test_large_dense_index_is_ivf_with_high_recall_and_reloads(tmp_path):
+    import faiss
+
+    from qa.index import _read_faiss, dense_index
+
+    rng = np.random.default_rng(0)
+    centers = rng.standard_normal((50, 32)).astype(np.float32)
+    x = centers[rng.integers(0, 50, 5000)] + 0.5 * rng.standard_normal((5000, 32)).astype(np.float32)
+    x /= np.linalg.norm(x, axis=1, keepdims=True)
+    index = dense_index(x, exact_limit=1000)
+    assert isinstance(index, faiss.IndexIVFFlat)
+    faiss.write_index(index, str(tmp_path / "d.faiss"))
+    loaded = _read_faiss(tmp_path / "d.faiss", mmap=True)
+    exact = dense_index(x, exact_limit=10**9)
+    queries = x[:100]
+    _, truth = exact.search(queries, 10)
+    _, got = loaded.search(queries, 10)
+    recall = np.mean([len(set(a) & set(b)) / 10 for a, b in zip(got, truth)])
+    assert recall >= 0.95
