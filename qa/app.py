@@ -222,8 +222,12 @@ def serve(args) -> int:
     log = feedback_log_path(args)
     print(f"Feedback log: {log}" if log else "Feedback log: off (nothing is recorded)", flush=True)
     demo = build_app(qa, log)
-    # two answers at once (one per core); a long queue rather than dropped requests
-    demo.queue(default_concurrency_limit=2, max_size=512)
+    # Four answers at once measured best (`python bench/load.py --concurrency-limit N`: 20 clients x 60 s, 2 cores
+    # shared with other work, 3 runs each): 4 gave 26.5-32.9 answers/s, p95 686-1048 ms; 2 gave 25.3-31.0/s,
+    # p95 708-1108 ms; 1 gave 21.6-22.0/s, p95 1153-1253 ms. The answer is mostly numpy/FAISS/torch, which
+    # release the GIL, so answers overlap each other and Gradio's own work. A long queue rather than dropped
+    # requests: 20 clients never came near max_size, and nothing was rejected.
+    demo.queue(default_concurrency_limit=4, max_size=512)
     try:
         demo.launch(server_name=args.host, server_port=args.port, share=bool(args.share), css=CSS,
                     theme=gr.themes.Default(**THEME_FONTS),
