@@ -63,7 +63,13 @@ class QA:
         except (IndexMissing, IndexStale, IndexCorrupt):
             if not build:
                 raise
-            index, _report, _note = rebuild(corpus, folder, embedder, progress=progress)
+            index, report, note = rebuild(corpus, folder, embedder, progress=progress)
+            if progress:  # the person starting `qa chat` should see what was skipped, and why
+                import sys
+
+                for line in ([f"note: {note}"] if note else []) + [f"warning: {w}" for w in report.warnings]:
+                    print(line, file=sys.stderr)
+                print(report.summary(), file=sys.stderr)
         return cls(index, embedder)
 
     def warm_up(self) -> None:
