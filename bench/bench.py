@@ -13,9 +13,12 @@ default corpus's sentences; the question embedding is the real model's.
 
 from __future__ import annotations
 
+import os
+
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # as qa/__init__.py: before FAISS and torch load
+
 import argparse
 import json
-import os
 import platform
 import random
 import resource
