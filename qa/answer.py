@@ -58,7 +58,7 @@ def score_sentences(index, hits: list[Hit], query_vector: np.ndarray, query_term
     """The sentences of the retrieved chunks, and the sentences nearest the question
     anywhere in the corpus, scored by cosine to the question plus a bonus for sharing its
     (stemmed, typo-corrected) words; best first."""
-    from .sparse import tokenize
+    from .sparse import stems
 
     ids = {s for h in hits for s in range(index.chunks[h.chunk].first_sentence, index.chunks[h.chunk].last_sentence)}
     if sel.sentence_search and len(index.sentences):
@@ -71,8 +71,7 @@ def score_sentences(index, hits: list[Hit], query_vector: np.ndarray, query_term
         return []
     cos = np.asarray(index.sentence_vectors[ids]) @ query_vector
     if query_terms:
-        terms = tokenize([index.sentences[i].text for i in ids], as_ids=False)
-        overlap = np.array([len(query_terms & set(t)) / len(query_terms) for t in terms])
+        overlap = np.array([len(query_terms & set(stems(index.sentences[i].text))) / len(query_terms) for i in ids])
     else:
         overlap = np.zeros(len(ids))
     # the passage a sentence sits in is evidence too: a sentence inside the best-matching
@@ -87,13 +86,13 @@ def group_claims(index, candidates: list[Candidate], floor: float, sel: Selectio
     is room. Repeats inside one source are dropped, so copies do not crowd out evidence.
     "Nearly repeats" needs both a close embedding and shared words: sentences embedded with
     their document's title are close whenever they share a subject, which is not a claim."""
-    from .sparse import tokenize
+    from .sparse import stems
 
     words: dict[int, set[str]] = {}
 
     def stems(sentence: int) -> set[str]:
         if sentence not in words:
-            words[sentence] = set(tokenize([index.sentences[sentence].text], as_ids=False)[0])
+            words[sentence] = set(stems(index.sentences[sentence].text))
         return words[sentence]
 
     def same(a: int, b: int) -> bool:

@@ -26,7 +26,7 @@ from .tables import ChunkTable, SentenceTable
 from .types import Chunk, Document, Sentence, SourceMeta
 
 SCHEMA_VERSION = 3
-EXACT_LIMIT = 200_000  # above this many rows the dense index is approximate (IVF), not exact
+EXACT_LIMIT = 50_000  # above this many rows the dense index is approximate (IVF), not exact
 
 
 class IndexMissing(Exception):

@@ -47,6 +47,20 @@ def _stemmer():
     return _local.stemmer
 
 
+@lru_cache(maxsize=1)
+def _bm25_stopwords() -> frozenset[str]:
+    import bm25s.stopwords
+
+    return frozenset(bm25s.stopwords.STOPWORDS_EN)
+
+
+def stems(text: str) -> list[str]:
+    """The BM25 terms of one text (as `tokenize` makes them), without its per-call overhead:
+    for the few sentences scored per question."""
+    stop = _bm25_stopwords()
+    return _stemmer().stemWords([w for w in _WORD.findall(text.lower()) if w not in stop])
+
+
 def tokenize(texts: list[str], as_ids: bool = True):
     import bm25s
 
