@@ -90,7 +90,7 @@ def group_claims(index, candidates: list[Candidate], floor: float, sel: Selectio
 
     words: dict[int, set[str]] = {}
 
-    def stems(sentence: int) -> set[str]:
+    def words_of(sentence: int) -> set[str]:
         if sentence not in words:
             words[sentence] = set(stems(index.sentences[sentence].text))
         return words[sentence]
@@ -98,7 +98,7 @@ def group_claims(index, candidates: list[Candidate], floor: float, sel: Selectio
     def same(a: int, b: int) -> bool:
         if float(np.asarray(index.sentence_vectors[a]) @ np.asarray(index.sentence_vectors[b])) < sel.same_claim:
             return False
-        wa, wb = stems(a), stems(b)
+        wa, wb = words_of(a), words_of(b)
         return bool(wa | wb) and len(wa & wb) / len(wa | wb) >= sel.same_words
 
     groups: list[list[Candidate]] = []
