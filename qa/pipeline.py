@@ -13,7 +13,7 @@ from importlib import resources
 from pathlib import Path
 
 from . import messages
-from .answer import Selection, build_quotes, compose, fixed_answer, group_claims, score_sentences
+from .answer import Selection, build_quotes, compose, escape, fixed_answer, group_claims, score_sentences
 from .retrieve import diversify, search
 from .safety import SafetyRouter
 from .types import Answer
@@ -124,13 +124,13 @@ class QA:
     def no_answer(self, text: str, missing: tuple[str, ...] = ()) -> Answer:
         body = messages.NO_ANSWER.format(n=len(self.index.docs))
         if missing:
-            words = ", ".join(f"“{messages_safe(w)}”" for w in missing[:5])
+            words = ", ".join(f"“{escape(w)}”" for w in missing[:5])
             body += " " + messages.NOT_MENTIONED.format(words=words)
         return fixed_answer(text, "no_answer", body, self.disclaimer)
 
     def description(self) -> str:
         desc = self.index.manifest["corpus"].get("description") or f"{len(self.index.docs)} documents"
-        return messages_safe(desc)
+        return escape(desc)
 
 
 @dataclass(frozen=True)
@@ -155,12 +155,6 @@ def _known_words(embedder) -> frozenset[str]:
         return frozenset()
     words = (line.strip() for line in vocab.read_text(encoding="utf-8").splitlines())
     return frozenset(w for w in words if w.isalpha() and len(w) > 2)
-
-
-def messages_safe(text: str) -> str:
-    from .answer import escape
-
-    return escape(text)
 
 
 def to_json(answer: Answer) -> dict:
