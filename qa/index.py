@@ -185,15 +185,11 @@ class Index:
             "corpus": corpus_info or {"files": {}, "hashes": {}, "description": ""},
             "documents": {d.id: {"path": d.path, "raw_sha256": d.raw_sha256, "text_sha256": text_hash(d.text)}
                           for d in documents},
-            "counts": {"documents": len(documents), "chunks": len(chunks), "sentences": len(sentences)},
-            "dense": dense_kind(len(chunks)),
-            "dense_sentences": dense_kind(len(sentences)),
             "libraries": _library_versions(),
             "built_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
             "warnings": list(warnings),
         }
-        index = cls(manifest, documents, sentences, chunks, chunk_vectors, sentence_vectors,
-                    dense_index(chunk_vectors), SparseIndex.build([c.text for c in chunks]))
+        index = cls._assemble(manifest, documents, sentences, chunks, chunk_vectors, sentence_vectors)
         report = BuildReport(len(documents), len(chunks), len(sentences),
                              len(texts) - len(todo), len(todo), time.perf_counter() - started,
                              tuple(warnings))
@@ -245,13 +241,22 @@ class Index:
                        "description": next((s.manifest["corpus"].get("description") for s in shards
                                             if s.manifest["corpus"].get("description")), "")},
             "documents": documents,
-            "counts": {"documents": len(docs), "chunks": len(chunks), "sentences": len(sentences)},
-            "dense": dense_kind(len(chunks)),
-            "dense_sentences": dense_kind(len(sentences)),
             "built_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
             "merged_from": [s.manifest["corpus"].get("name", "") for s in shards],
             "warnings": [w for s in shards for w in s.manifest.get("warnings", [])],
         }
+        return cls._assemble(manifest, docs, sentences, chunks, chunk_vectors, sentence_vectors)
+
+    @classmethod
+    def _assemble(cls, manifest: dict, docs: list[Document], sentences, chunks, chunk_vectors: np.ndarray,
+                  sentence_vectors: np.ndarray) -> "Index":
+        """A new index from its parts: records their sizes and index kinds in the manifest,
+        and builds the dense and BM25 search structures over them."""
+        manifest.update({
+            "counts": {"documents": len(docs), "chunks": len(chunks), "sentences": len(sentences)},
+            "dense": dense_kind(len(chunks)),
+            "dense_sentences": dense_kind(len(sentences)),
+        })
         return cls(manifest, docs, sentences, chunks, chunk_vectors, sentence_vectors,
                    dense_index(chunk_vectors), SparseIndex.build([c.text for c in chunks]))
 

@@ -163,7 +163,7 @@ def to_json(answer: Answer) -> dict:
         "question": answer.question,
         "route": answer.route,
         "answer_markdown": answer.answer_markdown,
-        "quotes": [{k: v for k, v in asdict(q).items()} for q in answer.quotes],
+        "quotes": [asdict(q) for q in answer.quotes],
         "sources": [asdict(s) for s in answer.sources],
         "groups": [list(g) for g in answer.groups],
         "disclaimer": answer.disclaimer,

@@ -5,8 +5,8 @@ typos ("ketamin", "fst") still match."""
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 import threading
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
@@ -27,9 +27,7 @@ def _content_stopwords() -> frozenset[str]:
     """Function words and question words, which say nothing about what is asked."""
     from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
 
-    import bm25s.stopwords
-
-    return frozenset(ENGLISH_STOP_WORDS) | frozenset(bm25s.stopwords.STOPWORDS_EN) | {
+    return frozenset(ENGLISH_STOP_WORDS) | _bm25_stopwords() | {
         "does", "did", "doing", "what", "whats", "how", "hows", "why", "who", "whos", "which", "can", "could",
         "would", "should", "tell", "know", "like", "want", "need", "say", "says", "said", "explain", "ll",
         "ve", "re", "don", "doesn", "isn", "aren", "didn", "won", "im", "ive"}
