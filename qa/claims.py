@@ -1,0 +1,284 @@
+"""Claim flags: a transparent detector for promotional claims in quoted sentences.
+
+Every rule is a named class with the plain patterns that trigger it, so a flag can say
+exactly which words raised it. The classes follow the tip-offs for promotional health
+claims: hype words (Abola & Prasad, JAMA Oncology 2015), speed and certainty promises,
+unsupported efficacy numbers and comparisons, safety absolutes, testimonials, one
+treatment for many conditions (FDA "health fraud" tip-offs), and the exaggeration kinds
+found in press releases (Sumner et al., BMJ 2014).
+
+A flag describes the wording of a source; it never says whether the claim is true.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from .types import Flag
+
+# Hedges before a causal verb make it a hypothesis, not a promise ("may help reverse").
+_HEDGE = r"(?<!\bmay )(?<!\bmight )(?<!\bcould )(?<!\bpotentially )(?<!\bappears to )(?<!\bseems to )"
+
+
+@dataclass(frozen=True)
+class Rule:
+    kind: str  # the class, e.g. "speed"
+    claim: str  # what the sources are said to claim, for counting agreement ("" = not counted)
+    pattern: re.Pattern
+
+
+def _rules(kind: str, table: list[tuple[str, str]]) -> list[Rule]:
+    return [Rule(kind, claim, re.compile(p, re.IGNORECASE)) for claim, p in table]
+
+
+LABELS = {
+    "hype": "hype word",
+    "speed": "speed or certainty promise",
+    "efficacy": "unsupported efficacy claim",
+    "safety": "safety reassurance",
+    "testimonial": "testimonial",
+    "many_conditions": "one treatment, many conditions",
+    "exaggeration": "press-release exaggeration",
+}
+
+DESCRIPTIONS = {
+    "hype": "Superlatives and hype words, such as “breakthrough” or “revolutionary”.",
+    "speed": "Promises of speed or certainty, such as “within hours” or “immediate”.",
+    "efficacy": "Efficacy numbers, comparisons or study claims given without a study to check.",
+    "safety": "Safety absolutes, such as “minimal side effects” or “well-tolerated”.",
+    "testimonial": "Testimonials and anecdotes, such as “patients report”.",
+    "many_conditions": "One treatment offered for many different conditions.",
+    "exaggeration": "Advice to readers, or a cause stated as certain.",
+}
+
+_HOURS = r"(?:\d+|one|two|a|an|a few|several|twenty[- ]four)?\s*hours?"
+
+RULES: tuple[Rule, ...] = tuple(
+    _rules("hype", [
+        ("", r"\bbreakthrough\b(?!\s+therapy\s+designation)"),
+        ("", r"\b(?:groundbreaking|ground-breaking|revolutionary|transformative|miraculous|miracle|unparalleled"
+             r"|unprecedented|remarkable|extraordinary|life[- ]?changing|life[- ]?saving|lifesaver|lifeline"
+             r"|game[- ]changer|game[- ]changing|cutting[- ]edge|renowned|world[- ]class|amazing|incredible"
+             r"|ultimate|best[- ]kept secret|astonishing|astounding|stunning|next[- ]generation|state[- ]of[- ]the[- ]art"
+             r"|powerhouse|nothing short of|most advanced|most important advance)\b"),
+        ("", r"\b(?:gives?|given|gave) (?:\w+ ){0,3}(?:their|your|them their) (?:lives?|life) back\b|\btransforms\b"),
+        ("", r"\bpowerful\s+(?:alternative|antidepressant|treatment|therap\w+|effects?|propert\w+|tool|option)"),
+        ("", r"\bnew era\b"),
+        ("", r"\bchang(?:ing|es) lives\b"),
+    ])
+    + _rules("speed", [
+        ("relief within an hour", r"\bwithin (?:just |only )?(?:1|one|an) hour\b|\bwithin (?:just )?minutes\b"),
+        ("relief within hours", r"\b(?:with)?in (?:just |only )?(?:a few |several |24 |twenty[- ]four )?hours\b"),
+        ("relief within days", r"\bwithin (?:hours or )?days\b"),
+        ("immediate relief", r"\b(?:immediate(?:ly)?|instant(?:ly|aneous)?|overnight)\b"
+                             r"|\bafter (?:just |only )?(?:one|a single|1|their (?:very )?first|the first)"
+                             r" (?:session|infusion|treatment|visit|dose)\b|\bin (?:record time|under an hour)\b"
+                             r"|\bfrom the (?:very )?first (?:session|infusion|treatment|visit|dose)\b"
+                             r"|\b(?:a single|one) (?:session|infusion|treatment|dose) (?:delivers|brings|gives)\b"
+                             r"|\bin as little as\b|\bby (?:dinnertime|tonight|tomorrow)\b"
+                             r"|\bbefore they (?:leave|get home|walk out)\b"),
+        ("relief within hours", r"\bin a matter of (?:hours|minutes)\b"),
+        ("rapid relief", r"\brapid(?:ly)?\b(?! growing)|\bfast(?:er)?\b|\bfast[- ]acting\b|\bits speed\b"
+                         r"|(?<!subside )(?<!fade )(?<!wear off )\bquick(?:ly)?\b"),
+        ("guaranteed results", r"\bguarantee[ds]?\b"),
+    ])
+    + _rules("efficacy", [
+        ("a success rate", r"\bsuccess rates?\b|\b\d{1,3}\s*(?:%|percent)\s+of\s+(?:our\s+)?(?:\w+\s+)?"
+                           r"(?:patients|people|clients|users|customers)"
+                           r"|\b(?:\d+|one|two|three|four|five|six|seven|eight|nine) (?:out of|in) (?:10|ten)\b"
+                           r"|\bhelped (?:thousands|hundreds|millions)\b"
+                           r"|\b\d{1,3}\s*(?:%|percent) (?:remission|response|success|cure|recovery) rate\b"
+                           r"|\bup to \d{1,3}\s*(?:%|percent)\b|\bmost of our (?:patients|clients|customers|members)\b"
+                           r"|\b(?:hundreds|thousands) of (?:people|patients|clients|customers)\b"),
+        ("better than other treatments", r"\b(?:better|more effective|faster and better|superior|fewer side effects)"
+                                         r"\b[^.]{0,40}\bthan\b|\bunparalleled by\b|\bmore effective alternative\b"
+                                         r"|\blike nothing else\b|\bwhen nothing else (?:has )?work(?:s|ed)\b"
+                                         r"|\bbetter than anything\b|\bwell above\b|\bworks when\b"),
+        ("studies show it works", r"\b(?:research|studies|study|trials?|science)\s+(?:ha(?:ve|s)\s+)?"
+                                  r"(?:consistently\s+)?(?:shows?|shown|demonstrated|proven|proves)\b"
+                                  r"|\bha(?:s|ve) been (?:shown|proven) to\b|\bproven to\b|\bin clinical studies\b|\bhas been found to\b"
+                                  r"|\bhas demonstrated the ability\b|\bhas shown (?:the )?ability\b"
+                                  r"|\bclinically proven\b"),
+        ("it is effective", r"\bso effective\b|\bhighly effective\b|\bthe effectiveness of\b|\beffectiveness in\b"
+                            r"|\blong[- ]lasting relief\b|\blong[- ]term (?:benefits|improvements)\b"
+                            r"|\bsignificant (?:and immediate )?(?:benefits|improvements?|decrease)\b"
+                            r"|\bsurprising benefits\b|\bimproved brain function\b|\bmonths of relief\b"
+                            r"|\blasting relief\b|\bimprovements stick\b"),
+    ])
+    + _rules("safety", [
+        ("few side effects", r"\b(?:minimal|no|few|fewer|little|mild)\s+side[- ]effects\b"
+                             r"|\blow risk\b|\brisk[- ]free\b|\bno risk\b|\bnone of the side[- ]effects\b"
+                             r"|\bwithout (?:worrying about |the |any )?(?:side[- ]effects|grogginess|crash|downsides?)\b"),
+        ("well tolerated", r"\bwell[- ]tolerated\b|\b(?:subside|fade|wear off)\s+quickly\b"
+                           r"|\bfind them manageable\b"),
+        ("it is safe", r"\b(?:completely |totally |perfectly |very )?safe\b(?! messaging)|\bnon[- ]addictive\b"
+                       r"|\b(?:100% |all[- ])natural\b|\bdrug[- ]free\b"),
+    ])
+    + _rules("testimonial", [
+        ("patients report it works", r"\b(?:patients|individuals|clients|people|customers|guests|users|members)\b"
+                                     r"[^.]{0,40}\b(?:report|reported|tell us|told us|describe|rave|are amazed|say)\b"
+                                     r"|\b[A-Z][a-z]+ told us\b|\b(?:we|our (?:physicians|doctors|team|staff))"
+                                     r" (?:have|'ve) seen\b"
+                                     r"|\boverwhelmingly positive\b|\bwe have (?:observed|seen)\b"
+                                     r"|['\"“‘][^'\"“”‘’]{12,}['\"”’],? (?:says|said|explains|adds)\b"
+                                     r"|\b(?:delighted|happy|satisfied) (?:client|patient|customer)s?\b"),
+        ("a doctor vouches for it", r"\bDr\.\s+\w+(?:\s+\w+)?,[^.]{0,80}\b(?:explains|says|said|notes)\b"),
+    ])
+    + _rules("exaggeration", [
+        ("", r"\bconsult with\b|\btake the first step\b|\bdon[’']t hesitate\b|\bcall (?:us )?today\b"
+             r"|\bbook (?:a|your)\b|\bif you or someone you know\b|\brelief you[’']ve been searching for\b"
+             r"|\bthe importance of seeking\b|\bif you or a loved one\b|\byou[’']ve been (?:searching|looking|waiting) for\b"
+             r"|\b(?:book|schedule) (?:a |your )?(?:free )?(?:consultation|session|appointment|assessment)\b"
+             r"|\bdon[’']t wait\b"),
+        ("", _HEDGE + r"\bhelps? (?:to )?(?:restore|reverse|repair|heal|cure|the brain change)\b"
+             r"|\b(?:this|that)(?:[’']s| is) (?:exactly )?why\b(?! we\b)|\bwhich is (?:exactly )?why\b"
+             r"|\bplays a key role in providing\b"
+             r"|" + _HEDGE + r"\b(?:rewires|resets|repairs|regenerates?|restores|reverses|restoring|rebalances"
+             r"|retrains|rebuilds (?:the |your )?(?:neural|brain|nerve))\b"),
+        ("", r"\b(?:in|among) (?:mice|rats|animals|animal studies)\b|\b(?:mice|rats) (?:given|fed|treated)\b"),
+    ])
+)
+
+# "One treatment for many conditions": three or more distinct diagnoses in one sentence, or
+# "these conditions" pointing back at such a list.
+_CONDITIONS = {
+    "depression": r"\bdepression\b",  # counted only when no more specific form is named
+    "trd": r"\btreatment[- ]resistant depression\b|\bTRD\b",
+    "mdd": r"\bmajor depressive disorders?\b|\bMDD\b",
+    "bipolar": r"\bbipolar\b",
+    "ptsd": r"\bPTSD\b|\bpost[- ]traumatic stress\b",
+    "anxiety": r"\banxiety\b",
+    "pain": r"\bchronic pain\b|\bjoint pain\b|\bback pain\b|\barthritis\b|\bfibromyalgia\b",
+    "migraine": r"\bmigraines?\b|\bheadaches?\b",
+    "sleep": r"\binsomnia\b|\bsleep problems\b",
+    "skin": r"\bacne\b|\bwrinkles\b|\beczema\b|\bpsoriasis\b|\bclearer skin\b|\bclear up your skin\b",
+    "hair": r"\bhair loss\b",
+    "inflammation": r"\binflammation\b",
+    "autism": r"\bautism\b|\bADHD\b",
+    "neuro": r"\bstroke\b|\bmultiple sclerosis\b|\bdementia\b|\balzheimer\S*|\bparkinson\S*",
+    "metabolic": r"\bdiabetes\b|\bobesity\b|\bweight loss\b",
+    "covid": r"\blong covid\b",
+    "lung": r"\bCOPD\b|\basthma\b",
+    "ed": r"\berectile dysfunction\b",
+    "injury": r"\bsports injuries\b|\binjur(?:y|ies)\b",
+    "energy": r"\bfatigue\b|\bboost energy\b|\bimmunity\b|\bhangovers?\b",
+    "mood": r"\blow mood\b",
+    "ocd": r"\bOCD\b|\bobsessive[- ]compulsive\b",
+    "addiction": r"\baddictions?\b|\bsubstance use\b|\balcohol use disorder\b",
+    "list": r"\b(?:these|other|many|multiple) (?:conditions|disorders|illnesses)\b",
+}
+_CONDITION_PATTERNS = {name: re.compile(p, re.IGNORECASE) for name, p in _CONDITIONS.items()}
+MANY_CONDITIONS = 3
+# "... for hangovers, jet lag and migraines": three or more short items after a word of treating
+_TREATS_LIST = re.compile(r"\b(?:treat(?:s|ing)?|help(?:s|ing)? with|recovery from|relief from|eases?|calms?"
+                          r"|(?:treatment|therapy|remedy|powerhouse|cure|solution|relief|works?|effective)\b[^,.]{0,30}?"
+                          r"\bfor)"
+                          r"\s+(?:[\w'-]+(?: [\w'-]+){0,2},\s+){2,}(?:and |or )?[\w'-]+", re.IGNORECASE)
+_MANY_CLAIM = "one treatment for many conditions"
+
+
+def _many_conditions(text: str) -> list[tuple[int, int]]:
+    found = {name: list(p.finditer(text)) for name, p in _CONDITION_PATTERNS.items()}
+    found = {name: ms for name, ms in found.items() if ms}
+    if "depression" in found and {"trd", "mdd"} & set(found):
+        del found["depression"]
+    if "list" not in found and len(found) < MANY_CONDITIONS:
+        listed = _TREATS_LIST.search(text)
+        return [(listed.start(), listed.end())] if listed else []
+    return [(m.start(), m.end()) for ms in found.values() for m in ms]
+
+
+@dataclass(frozen=True)
+class Match:
+    kind: str
+    claim: str
+    start: int
+    end: int
+
+
+def matches(text: str) -> list[Match]:
+    """Every rule that fires on `text`, with the offsets of its words."""
+    out = [Match(rule.kind, rule.claim, m.start(), m.end()) for rule in RULES for m in rule.pattern.finditer(text)]
+    out += [Match("many_conditions", _MANY_CLAIM, s, e) for s, e in _many_conditions(text)]
+    return out
+
+
+def detect(text: str) -> tuple[Flag, ...]:
+    """The promotional-claim flags of one sentence, one per class, in a fixed class order;
+    each names the words (and their offsets in `text`) that triggered it."""
+    found: dict[str, dict] = {}
+    for m in matches(text):
+        entry = found.setdefault(m.kind, {"spans": [], "claims": []})
+        entry["spans"].append((m.start, m.end))
+        if m.claim and m.claim not in entry["claims"]:
+            entry["claims"].append(m.claim)
+    flags = []
+    for kind in LABELS:
+        if kind in found:
+            spans = _merge(found[kind]["spans"])
+            flags.append(Flag(kind, LABELS[kind], tuple(text[s:e] for s, e in spans), tuple(spans),
+                              tuple(found[kind]["claims"])))
+    return tuple(flags)
+
+
+def _merge(spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """Sorted spans with overlaps joined, so each trigger word is named once."""
+    out: list[tuple[int, int]] = []
+    for s, e in sorted(spans):
+        if out and s <= out[-1][1]:
+            out[-1] = (out[-1][0], max(out[-1][1], e))
+        else:
+            out.append((s, e))
+    return out
+
+
+# ---- agreement across sources --------------------------------------------------------------
+
+# Speed claims that put a time on the effect: when sources give different ones, they differ.
+TIMING = ("immediate relief", "relief within an hour", "relief within hours", "relief within days")
+
+
+@dataclass(frozen=True)
+class Occurrence:
+    """Where a document makes a claim: a sentence, and the claim's words inside it."""
+
+    sentence: int
+    start: int  # offsets in the sentence's text
+    end: int
+
+
+def claim_index(index, documents: set[str]) -> dict[str, dict[str, Occurrence]]:
+    """claim -> document -> the first sentence in which it makes that claim, over the
+    sentences of `documents` (the marketing sources; reference notes are not counted)."""
+    out: dict[str, dict[str, Occurrence]] = {}
+    for i in range(len(index.sentences)):
+        sentence = index.sentences[i]
+        if sentence.doc_id not in documents:
+            continue
+        for m in matches(sentence.text):
+            if not m.claim:
+                continue
+            by_doc = out.setdefault(m.claim, {})
+            seen = by_doc.get(sentence.doc_id)
+            # a whole sentence says it better than a heading ("Rapid Relief for ...") does
+            if seen is None or (not _is_sentence(index.sentences[seen.sentence].text) and _is_sentence(sentence.text)):
+                by_doc[sentence.doc_id] = Occurrence(i, m.start, m.end)
+    return out
+
+
+def _is_sentence(text: str) -> bool:
+    return text.rstrip().endswith((".", "!", "?", '"', "”", "’"))
+
+
+def claims_to_count(flags: list[Flag], known: dict[str, dict[str, Occurrence]], limit: int) -> list[str]:
+    """The claims the shown quotes make, in order; when one of them puts a time on the
+    effect, every timing the sources give comes too, so differing timings are visible."""
+    claims = [c for f in flags for c in f.claims if c in known]
+    if any(c in TIMING for c in claims):
+        claims += [c for c in TIMING if c in known]
+    return list(dict.fromkeys(claims))[:limit]
+
+
+def kind_of(claim: str) -> str:
+    return next(r.kind for r in RULES if r.claim == claim) if claim != _MANY_CLAIM else "many_conditions"
