@@ -79,7 +79,7 @@ def test_real_model_cold_then_warm_build(seed_corpus, tmp_path):
     args = [*qa.split(), "index", "--corpus", str(seed_corpus), "--index", str(tmp_path / "i"), "--quiet"]
     cold = subprocess.run(args, capture_output=True, text=True, timeout=300)
     assert cold.returncode == 0, cold.stderr
-    assert "indexed 5 documents" in cold.stdout and "reused 0," in cold.stdout
+    assert "indexed 6 documents" in cold.stdout and "reused 0," in cold.stdout
     warm = subprocess.run(args, capture_output=True, text=True, timeout=300)
     assert warm.returncode == 0 and "embedded 0)" in warm.stdout
     manifest = Index.load(tmp_path / "i").manifest

@@ -22,7 +22,7 @@ def test_round_trip_keeps_spans_vectors_and_metadata(seed_corpus, tmp_path, embe
     index, report = Index.build(seed_corpus, embedder)
     index.save(tmp_path / "idx")
     loaded = Index.load(tmp_path / "idx")
-    assert report.documents == 5 and report.chunks == len(loaded.chunks) > 20
+    assert report.documents == 6 and report.chunks == len(loaded.chunks) > 20
     assert [c.text for c in loaded.chunks] == [c.text for c in index.chunks]
     for c in loaded.chunks:
         assert loaded.doc_by_id[c.doc_id].text[c.start:c.end] == c.text
@@ -163,7 +163,7 @@ def test_rebuild_killed_half_way_leaves_old_index_working(seed_corpus, tmp_path,
     assert [c.text for c in survivor.chunks] == before
     # the next rebuild cleans up the partial build and succeeds
     _, report, _ = rebuild(seed_corpus, folder, HashEmbedder())
-    assert report.documents == 6
+    assert report.documents == 7
     assert len(list((folder / "builds").iterdir())) == 1
 
 
