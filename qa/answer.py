@@ -15,7 +15,8 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from . import messages
-from .types import Answer, Document, Hit, Quote, Source
+from .claims import TIMING, claims_to_count, detect, kind_of, matches
+from .types import Agreement, Answer, Document, Hit, Quote, RegulatorFact, Source
 
 _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+!|~>-])")
 
@@ -25,6 +26,7 @@ class Selection:
     # max_claims, window and same_claim were chosen on the labelled questions for the F1 of
     # cited sources against the labelled ones (precision 0.90, recall 0.86; was 0.73 / 0.91)
     max_claims: int = 3  # distinct claims shown
+    max_agreements: int = 5  # flagged claims counted across sources, per answer
     max_per_claim: int = 5  # quotes (one per source) under one claim
     window: float = 0.05  # sentences scoring within this of the best are candidates
     same_claim: float = 0.85  # sentence cosine at which two quotes may make the same claim...
@@ -54,9 +56,9 @@ def is_quotable(sentence: str, sel: Selection) -> bool:
 
 
 def score_sentences(index, hits: list[Hit], query_vector: np.ndarray, query_terms: set[str],
-                    sel: Selection) -> list[Candidate]:
+                    sel: Selection, documents: frozenset[str] | None = None) -> list[Candidate]:
     """The sentences of the retrieved chunks, and the sentences nearest the question
-    anywhere in the corpus, scored by cosine to the question plus a bonus for sharing its
+    anywhere in `documents` (default: the whole corpus), scored by cosine to the question plus a bonus for sharing its
     (stemmed, typo-corrected) words; best first."""
     from .sparse import stems
 
@@ -66,7 +68,8 @@ def score_sentences(index, hits: list[Hit], query_vector: np.ndarray, query_term
                                                  min(sel.sentence_search, len(index.sentences)))
         ids |= {int(i) for i in nearest[0] if i >= 0}
     ids = sorted(ids)
-    ids = [i for i in ids if is_quotable(index.sentences[i].text, sel)]
+    ids = [i for i in ids if is_quotable(index.sentences[i].text, sel)
+           and (documents is None or index.sentences[i].doc_id in documents)]
     if not ids:
         return []
     cos = np.asarray(index.sentence_vectors[ids]) @ query_vector
@@ -142,7 +145,8 @@ def build_quotes(index, groups: list[list[Candidate]], hits: list[Hit]) -> tuple
         for cand in group:
             s = index.sentences[cand.sentence]
             chunk = chunk_of[cand.sentence]
-            quote = Quote(s.text, 0, s.doc_id, s.start, s.end, round(cand.score, 4), chunk.text, chunk.start)
+            quote = Quote(s.text, 0, s.doc_id, s.start, s.end, round(cand.score, 4), chunk.text, chunk.start,
+                          flags=detect(s.text))
             if not verify(quote, index.doc_by_id):
                 continue
             citation = citations.setdefault(s.doc_id, len(citations) + 1)
@@ -151,6 +155,43 @@ def build_quotes(index, groups: list[list[Candidate]], hits: list[Hit]) -> tuple
         if members:
             layout.append(members)
     return quotes, layout
+
+
+def add_agreement(index, quotes: list[Quote], known: dict, total: int,
+                  sel: Selection) -> tuple[list[Quote], list[Agreement], tuple[str, ...]]:
+    """For each flagged claim the quotes make, every marketing source that makes it too,
+    counted by document: the sources already quoted, then others, each with a verified
+    quote of its own (up to `max_per_claim` shown; the count covers all). Also says
+    whether the sources give different timings."""
+    quotes = list(quotes)
+    citations = {q.source_id: q.citation for q in quotes}
+    claims = claims_to_count([f for q in quotes if q.role == "answer" for f in q.flags], known, sel.max_agreements)
+    out: list[Agreement] = []
+    for claim in claims:
+        docs = known[claim]
+        order = sorted(docs, key=lambda d: (citations.get(d, len(index.docs) + 1), d))
+        members, words = [], []
+        for doc in order[:sel.max_per_claim]:
+            i = next((k for k, q in enumerate(quotes) if q.source_id == doc and _words_for(q.text, claim)), None)
+            if i is None:
+                s = index.sentences[docs[doc].sentence]
+                chunk = index.chunks[index.chunk_of_sentence(docs[doc].sentence)]
+                quote = Quote(s.text, 0, doc, s.start, s.end, 0.0, chunk.text, chunk.start, detect(s.text),
+                              role="agreement")
+                if not verify(quote, index.doc_by_id):
+                    continue
+                quotes.append(replace(quote, citation=citations.setdefault(doc, len(citations) + 1)))
+                i = len(quotes) - 1
+            members.append(i)
+            words.append(_words_for(quotes[i].text, claim))
+        out.append(Agreement(claim, kind_of(claim), tuple(order), total, tuple(members), tuple(words)))
+    differ = ("timing",) if sum(c in TIMING for c in claims) >= 2 else ()
+    return quotes, out, differ
+
+
+def _words_for(text: str, claim: str) -> str:
+    """The first words of `text` that make `claim` ("" if none)."""
+    return next((text[m.start:m.end] for m in matches(text) if m.claim == claim), "")
 
 
 def sources_for(quotes: list[Quote], docs: dict[str, Document]) -> list[Source]:
@@ -176,8 +217,46 @@ def render_source(s: Source) -> str:
     return "".join(parts)
 
 
+def render_flags(flags) -> str:
+    """The footnote under a flagged quote: each class, and the words that raised it."""
+    parts = [f"{escape(f.label)} ({', '.join(f'“{escape(w)}”' for w in f.words)})" for f in flags]
+    return f"⚑ **{messages.FLAGGED}** " + " · ".join(parts)
+
+
+def render_agreement(quotes: list[Quote], agreement, differ) -> list[str]:
+    """One line per flagged claim: how many sources make it, and each one's words. Timings
+    that differ are listed together under a line that says so."""
+    if not agreement:
+        return []
+
+    def line(a) -> str:
+        n = len(a.documents)
+        count = messages.ONLY_ONE.format(total=a.total) if n == 1 else messages.MANY.format(n=n, total=a.total)
+        refs = " · ".join(f"“{escape(w)}” [{quotes[i].citation}]" for i, w in zip(a.quotes, a.words))
+        more = " " + messages.AND_MORE.format(n=n - len(a.quotes)) if n > len(a.quotes) else ""
+        return f"**{escape(a.claim[:1].upper() + a.claim[1:])}**: {count} — {refs}{more}"
+
+    nested = "timing" in differ
+    lines = [f"**{messages.AGREEMENT_HEADING}**", ""]
+    lines += [f"- {line(a)}" for a in agreement if not (nested and a.claim in TIMING)]
+    if nested:
+        lines.append(f"- **{messages.DIFFER_TIMING}**")
+        lines += [f"  - {line(a)}" for a in agreement if a.claim in TIMING]
+    return lines + [""]
+
+
+def render_regulator(facts) -> list[str]:
+    if not facts:
+        return []
+    lines = [f"**{messages.REGULATOR_HEADING}**", "", f"_{messages.REGULATOR_NOTE}_", ""]
+    for f in facts:
+        link = f" <{html.escape(f.url, quote=True)}>" if f.url.startswith(("http://", "https://")) else ""
+        lines += [f"> “{escape(f.quote.text)}” — {escape(f.source)}{link}", ""]
+    return lines
+
+
 def render(quotes: list[Quote], layout: list[list[int]], sources: list[Source], total_sources: int,
-           disclaimer: str) -> str:
+           disclaimer: str, agreement=(), differ=(), regulator=()) -> str:
     lines = [messages.ANSWER_INTRO, ""]
     for members in layout:
         distinct = {quotes[i].source_id for i in members}
@@ -188,6 +267,10 @@ def render(quotes: list[Quote], layout: list[list[int]], sources: list[Source], 
             q = quotes[i]
             lines.append(f"> “{escape(q.text)}” [{q.citation}]")
             lines.append("")
+            if q.flags:
+                lines += [render_flags(q.flags), ""]
+    lines += render_agreement(quotes, agreement, differ)
+    lines += render_regulator(regulator)
     lines.append("**Sources**")
     lines.append("")
     for s in sources:
@@ -196,13 +279,18 @@ def render(quotes: list[Quote], layout: list[list[int]], sources: list[Source], 
     return "\n".join(lines)
 
 
-def fixed_answer(question: str, route: str, text: str, disclaimer: str, message: str = "") -> Answer:
-    body = text if not disclaimer else f"{text}\n\n_{disclaimer}_"
-    return Answer(question=question, route=route, answer_markdown=body, disclaimer=disclaimer, message=message)
+def fixed_answer(question: str, route: str, text: str, disclaimer: str, message: str = "",
+                 regulator: tuple[RegulatorFact, ...] = ()) -> Answer:
+    parts = [text] + (["\n".join(render_regulator(regulator)).strip()] if regulator else []) + \
+        ([f"_{disclaimer}_"] if disclaimer else [])
+    return Answer(question=question, route=route, answer_markdown="\n\n".join(parts), disclaimer=disclaimer,
+                  message=message, regulator=tuple(regulator))
 
 
-def compose(question: str, index, quotes: list[Quote], layout: list[list[int]], disclaimer: str) -> Answer:
+def compose(question: str, index, quotes: list[Quote], layout: list[list[int]], disclaimer: str, total: int,
+            agreement=(), differ=(), regulator=()) -> Answer:
     sources = sources_for(quotes, index.doc_by_id)
-    markdown = render(quotes, layout, sources, len(index.docs), disclaimer)
+    markdown = render(quotes, layout, sources, total, disclaimer, agreement, differ, regulator)
     return Answer(question=question, route="answer", answer_markdown=markdown, quotes=tuple(quotes),
-                  sources=tuple(sources), disclaimer=disclaimer, groups=tuple(tuple(g) for g in layout))
+                  sources=tuple(sources), disclaimer=disclaimer, groups=tuple(tuple(g) for g in layout),
+                  agreement=tuple(agreement), differ_on=tuple(differ), regulator=tuple(regulator))

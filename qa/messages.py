@@ -16,6 +16,17 @@ DISCLAIMER_GENERAL = (
 
 ANSWER_INTRO = "Here is what the sources say, quoted word for word:"
 
+FLAGGED = "Promotional wording:"
+AGREEMENT_HEADING = "How many sources make these claims (counted by document, not by sentence)"
+MANY = "{n} of {total} sources"
+ONLY_ONE = "only 1 of {total} sources"
+AND_MORE = "and {n} more"
+DIFFER_TIMING = "The sources differ on timing:"
+
+REGULATOR_HEADING = "What regulators say"
+REGULATOR_NOTE = ("Quoted from a reference note this project wrote from regulator and journal pages; it is not "
+                  "one of the promotional documents above. Each fact links the page it comes from.")
+
 CRISIS = """**It sounds like you are going through something really painful. You deserve support right now, and reaching out is a good step.**
 
 - **US:** call or text **988** (Suicide & Crisis Lifeline), or chat at **988lifeline.org**. If you are in immediate danger, call **911**.

@@ -13,7 +13,9 @@ from importlib import resources
 from pathlib import Path
 
 from . import messages
-from .answer import Selection, build_quotes, compose, escape, fixed_answer, group_claims, score_sentences
+from .answer import (Selection, add_agreement, build_quotes, compose, escape, fixed_answer, group_claims,
+                     score_sentences, verify)
+from .reference import Reference, topics
 from .retrieve import diversify, search
 from .safety import SafetyRouter
 from .types import Answer
@@ -47,6 +49,10 @@ class QA:
         self.known_words = _known_words(embedder)
         kinds = {d.meta.kind for d in index.docs}
         self.disclaimer = messages.DISCLAIMER_MARKETING if "marketing" in kinds else messages.DISCLAIMER_GENERAL
+        # reference notes are quoted apart ("What regulators say"), never as one of the sources
+        self.reference = Reference(index)
+        self.sources = frozenset(d.id for d in index.docs) - self.reference.doc_ids
+        self._claims: dict | None = None
 
     @classmethod
     def open(cls, corpus: Path, folder: Path, model: str | None = None, build: bool = False,
@@ -75,6 +81,16 @@ class QA:
     def warm_up(self) -> None:
         """Load the model and the prototypes now rather than on the first question."""
         self.router.prototypes  # noqa: B018 - embeds the prototypes
+        self.claims  # noqa: B018 - finds the flagged claims of every source
+
+    @property
+    def claims(self) -> dict:
+        """claim -> source -> where it makes it, over every sentence of the sources."""
+        if self._claims is None:
+            from .claims import claim_index
+
+            self._claims = claim_index(self.index, self.sources)
+        return self._claims
 
     # ---- the one code path ----------------------------------------------------------
 
@@ -98,35 +114,51 @@ class QA:
         if evidence.scope < t.scope_min:
             return fixed_answer(text, "out_of_scope", messages.OUT_OF_SCOPE.format(
                 description=self.description()), self.disclaimer)
+        regulator = self.regulator(text, vector, evidence)
         candidates = evidence.candidates
         best = candidates[0].score if candidates else 0.0
         if evidence.score(t.miss_weight) < t.answer_min:
-            return self.no_answer(text, evidence.missing)
+            return self.no_answer(text, evidence.missing, regulator)
         hits = evidence.hits
         groups = group_claims(self.index, candidates, max(t.answer_min, best - self.selection.window),
                               self.selection)
         quotes, layout = build_quotes(self.index, groups, hits)
         if not quotes:
-            return self.no_answer(text)
-        return compose(text, self.index, quotes, layout, self.disclaimer)
+            return self.no_answer(text, (), regulator)
+        quotes, agreement, differ = add_agreement(self.index, quotes, self.claims, len(self.sources), self.selection)
+        return compose(text, self.index, quotes, layout, self.disclaimer, len(self.sources), agreement, differ,
+                       regulator)
+
+    def regulator(self, text: str, vector, evidence: "Evidence") -> tuple:
+        """What the reference notes say on the question's regulator topics, verified."""
+        facts = self.reference.select(topics(" ".join((text,) + evidence.corrected)), vector, set(evidence.terms))
+        return tuple(f for f in facts if verify(f.quote, self.index.doc_by_id))
 
     def evidence(self, text: str, vector) -> "Evidence":
         """Everything the abstention decisions look at, computed once per question."""
         terms = self.index.sparse.analyze(text, self.known_words)
-        hits = diversify(self.index, search(self.index, vector, text, k=20, method=self.thresholds.fusion,
-                                            terms=terms), limit=6)
+        found = search(self.index, vector, text, k=20, method=self.thresholds.fusion, terms=terms)
+        scope = max((h.dense for h in found), default=0.0)  # a question the reference note covers is in scope
+        hits = diversify(self.index, [h for h in found if self.index.chunks[h.chunk].doc_id in self.sources], limit=6)
         matched = {t.matched for t in terms if t.matched}
-        candidates = score_sentences(self.index, hits, vector, matched, self.selection) if hits else []
-        missing = tuple(dict.fromkeys(t.word for t in terms if not t.matched))
-        return Evidence(hits, candidates, max((h.dense for h in hits), default=0.0),
-                        missing, len(missing) / len(terms) if terms else 0.0)
+        candidates = score_sentences(self.index, hits, vector, matched, self.selection, self.sources) if hits else []
+        # a word only the reference note uses is still one the sources never mention
+        missing = tuple(dict.fromkeys(t.word for t in terms if not t.matched or not self._in_sources(t.matched)))
+        corrected = tuple(t.matched for t in terms if t.matched and t.matched != t.word)
+        return Evidence(hits, candidates, scope, missing, len(missing) / len(terms) if terms else 0.0, corrected,
+                        tuple(matched))
 
-    def no_answer(self, text: str, missing: tuple[str, ...] = ()) -> Answer:
-        body = messages.NO_ANSWER.format(n=len(self.index.docs))
+    def _in_sources(self, term: str) -> bool:
+        if not self.reference.doc_ids:
+            return True
+        return any(self.index.chunks[int(r)].doc_id in self.sources for r in self.index.sparse.rows_with(term))
+
+    def no_answer(self, text: str, missing: tuple[str, ...] = (), regulator: tuple = ()) -> Answer:
+        body = messages.NO_ANSWER.format(n=len(self.sources))
         if missing:
             words = ", ".join(f"“{escape(w)}”" for w in missing[:5])
             body += " " + messages.NOT_MENTIONED.format(words=words)
-        return fixed_answer(text, "no_answer", body, self.disclaimer)
+        return fixed_answer(text, "no_answer", body, self.disclaimer, regulator=regulator)
 
     def description(self) -> str:
         desc = self.index.manifest["corpus"].get("description") or f"{len(self.index.docs)} documents"
@@ -140,6 +172,8 @@ class Evidence:
     scope: float  # best chunk cosine: is the question about what the corpus covers at all?
     missing: tuple[str, ...]  # question words that occur nowhere in the corpus
     missing_share: float
+    corrected: tuple[str, ...] = ()  # corpus words that typos in the question were corrected to
+    terms: tuple[str, ...] = ()  # the question's (stemmed) words found in the collection
 
     def score(self, miss_weight: float) -> float:
         best = self.candidates[0].score if self.candidates else 0.0
@@ -166,6 +200,9 @@ def to_json(answer: Answer) -> dict:
         "quotes": [asdict(q) for q in answer.quotes],
         "sources": [asdict(s) for s in answer.sources],
         "groups": [list(g) for g in answer.groups],
+        "agreement": [asdict(a) for a in answer.agreement],
+        "differ_on": list(answer.differ_on),
+        "regulator": [{**asdict(f.quote), "page": f.source, "url": f.url} for f in answer.regulator],
         "disclaimer": answer.disclaimer,
         "message": answer.message,
     }

@@ -129,6 +129,10 @@ class SparseIndex:
             terms.append(QueryTerm(word, stem, matched))
         return terms
 
+    def rows_with(self, term: str) -> np.ndarray:
+        """The rows whose text contains the vocabulary term `term`."""
+        return np.flatnonzero(np.asarray(self.model.get_scores([term])) > 0)
+
     def scores(self, query: str, terms: list[QueryTerm] | None = None) -> np.ndarray:
         """BM25 score of every row for `query` (zeros when no term matches)."""
         terms = self.analyze(query) if terms is None else terms

@@ -58,6 +58,17 @@ class Hit:
 
 
 @dataclass(frozen=True)
+class Flag:
+    """A promotional-claim class found in a quote, and the words that triggered it."""
+
+    kind: str  # hype | speed | efficacy | safety | testimonial | many_conditions | exaggeration
+    label: str  # the class's short name, shown on the badge
+    words: tuple[str, ...]  # the triggering words, as written
+    spans: tuple[tuple[int, int], ...]  # their offsets in the quote's text
+    claims: tuple[str, ...] = ()  # what the words claim, for counting agreement across sources
+
+
+@dataclass(frozen=True)
 class Quote:
     text: str
     citation: int
@@ -67,6 +78,29 @@ class Quote:
     score: float
     chunk_text: str = ""  # the retrieved passage the quote was taken from
     chunk_start: int = 0
+    flags: tuple[Flag, ...] = ()
+    role: str = "answer"  # answer | agreement (another source making a flagged claim) | regulator
+
+
+@dataclass(frozen=True)
+class RegulatorFact:
+    """A quoted fact from a reference note, with the public page it comes from."""
+
+    quote: Quote
+    source: str  # e.g. "FDA news release, 5 March 2019"
+    url: str
+
+
+@dataclass(frozen=True)
+class Agreement:
+    """How many distinct sources make one flagged claim, counted by document."""
+
+    claim: str  # e.g. "relief within hours"
+    kind: str  # the flag class it belongs to
+    documents: tuple[str, ...]  # every marketing source that makes it
+    total: int  # marketing sources in the collection
+    quotes: tuple[int, ...]  # indices into Answer.quotes: the quote shown for each source, up to a limit
+    words: tuple[str, ...]  # in each of those quotes, the words that make the claim
 
 
 @dataclass(frozen=True)
@@ -90,3 +124,6 @@ class Answer:
     disclaimer: str = ""
     message: str = ""  # a note for the user, e.g. that the question was truncated
     groups: tuple[tuple[int, ...], ...] = field(default=())  # quote indices that make one claim
+    agreement: tuple[Agreement, ...] = ()
+    differ_on: tuple[str, ...] = ()  # what the sources give differently, e.g. ("timing",)
+    regulator: tuple[RegulatorFact, ...] = ()  # "What regulators say", never from the marketing sources
