@@ -44,20 +44,27 @@ CSS = """
 .qa-passage { white-space: pre-wrap; border-left: 3px solid #d1d5db; margin: 6px 0 0 0; padding: 4px 10px;
               font-size: 0.92rem; color: #1f2937; }
 .qa-passage mark { background: #fef08a; color: #111827; padding: 0 1px; }
+.qa-passage mark.qa-agree { background: #e0e7ff; }
 .qa-muted { color: #6b7280; }
+.qa-flags { list-style: none; margin: 6px 0 0 0; padding: 0; font-size: 0.88rem; color: #374151; }
+.qa-flag { display: inline-block; background: #fee2e2; color: #7f1d1d; font-weight: 600; font-size: 0.78rem;
+           border-radius: 4px; padding: 0 6px; margin-right: 4px; cursor: help; }
+.qa-reference { border-color: #2563eb; background: #eff6ff; }
+.qa-reference .qa-label { background: #bfdbfe; color: #1e3a8a; }
 """
 
 
 # ---- the sources panel ---------------------------------------------------------------------
 
-def highlight(passage: str, spans: list[tuple[int, int]]) -> str:
-    """`passage` as escaped HTML with each (start, end) span inside <mark>."""
+def highlight(passage: str, spans: list[tuple]) -> str:
+    """`passage` as escaped HTML with each (start, end[, css class]) span inside <mark>."""
     out, pos = [], 0
-    for start, end in sorted(spans):
+    for start, end, *css in sorted(spans):
         start, end = max(start, pos), min(end, len(passage))
         if start >= end:
             continue
-        out += [html.escape(passage[pos:start]), "<mark>", html.escape(passage[start:end]), "</mark>"]
+        tag = f'<mark class="{css[0]}">' if css and css[0] else "<mark>"
+        out += [html.escape(passage[pos:start]), tag, html.escape(passage[start:end]), "</mark>"]
         pos = end
     out.append(html.escape(passage[pos:]))
     return "".join(out)
@@ -76,7 +83,9 @@ def _passages(quotes: list[Quote]) -> list[str]:
             merged.append((start, text))
     out = []
     for start, text in merged:
-        spans = [(q.start - start, q.end - start) for q in quotes if start <= q.start and q.end <= start + len(text)]
+        # quotes in the answer are marked; another source's words for a claim it shares, in a second colour
+        spans = [(q.start - start, q.end - start, "qa-agree" if q.role == "agreement" else "")
+                 for q in quotes if start <= q.start and q.end <= start + len(text)]
         out.append(highlight(text, spans))
     return out
 
@@ -92,16 +101,56 @@ def source_html(source: Source, quotes: list[Quote]) -> str:
     if source.url.startswith(("http://", "https://")):
         meta.append(f'<a href="{esc(source.url, quote=True)}" target="_blank" rel="noopener noreferrer nofollow">'
                     f'{esc(source.url)}</a>')
-    body = "".join(f'<blockquote class="qa-passage">{p}</blockquote>' for p in _passages(quotes))
+    body = "".join(f'<blockquote class="qa-passage">{p}</blockquote>' for p in _passages(quotes)) + flags_html(quotes)
     meta_html = f'<div class="qa-meta">{" · ".join(meta)}</div>' if meta else ""
     return f'<article class="qa-source"><div>{head}</div>{meta_html}{body}</article>'
 
 
+def flags_html(quotes: list[Quote]) -> str:
+    """Under a source's passages: each flagged quote's badges (the class, with a tooltip that
+    explains it) and the words that raised them."""
+    from .claims import DESCRIPTIONS
+
+    esc = html.escape
+    rows = []
+    for q in sorted(quotes, key=lambda q: q.start):
+        if not q.flags:
+            continue
+        badges = " ".join(
+            f'<span class="qa-flag" title="{esc(DESCRIPTIONS[f.kind], quote=True)} Here: '
+            f'{esc(", ".join(f"“{w}”" for w in f.words), quote=True)}">{esc(f.label)}</span>'
+            f' {esc(", ".join(f"“{w}”" for w in f.words))}' for f in q.flags)
+        rows.append(f"<li>“{esc(_opening(q.text))}” {badges}</li>")
+    return f'<ul class="qa-flags">{"".join(rows)}</ul>' if rows else ""
+
+
+def _opening(text: str, words: int = 6) -> str:
+    parts = text.split()
+    return " ".join(parts[:words]) + ("…" if len(parts) > words else "")
+
+
+def regulator_html(answer: Answer) -> str:
+    """The regulator facts, in a card of their own: never one of the sources."""
+    if not answer.regulator:
+        return ""
+    esc = html.escape
+    items = []
+    for f in answer.regulator:
+        link = (f' — <a href="{esc(f.url, quote=True)}" target="_blank" rel="noopener noreferrer nofollow">'
+                f'{esc(f.source)}</a>') if f.url.startswith(("http://", "https://")) else f" — {esc(f.source)}"
+        items.append(f'<blockquote class="qa-passage">{esc(f.quote.text)}{link}</blockquote>')
+    return (f'<article class="qa-source qa-reference"><div><span class="qa-source-title">'
+            f'{esc(messages.REGULATOR_HEADING)}</span><span class="qa-label">reference note</span></div>'
+            f'<div class="qa-meta">{esc(messages.REGULATOR_NOTE)}</div>{"".join(items)}</article>')
+
+
 def sources_html(answer: Answer) -> str:
-    """The panel beside the chat: each cited source with its passages, quotes highlighted."""
-    if not answer.sources:
+    """The panel beside the chat: each cited source with its passages, quotes highlighted,
+    flagged wording badged; then what regulators say, apart."""
+    if not answer.sources and not answer.regulator:
         return NO_SOURCES
-    return "".join(source_html(s, [q for q in answer.quotes if q.source_id == s.id]) for s in answer.sources)
+    return "".join(source_html(s, [q for q in answer.quotes if q.source_id == s.id])
+                   for s in answer.sources) + regulator_html(answer)
 
 
 # ---- feedback ------------------------------------------------------------------------------

@@ -136,7 +136,15 @@ def test_api_answers_with_verified_quotes_and_marketing_sources(chat_server, cli
     for q in result["quotes"]:
         assert texts[q["source_id"]][q["start"]:q["end"]] == q["text"]  # verbatim at its offsets
         assert q["chunk_text"][q["start"] - q["chunk_start"]:q["end"] - q["chunk_start"]] == q["text"]
-        assert escape(q["text"]) in result["answer_markdown"]
+        if q["role"] == "answer":
+            assert escape(q["text"]) in result["answer_markdown"]
+    # another source making a flagged claim is cited with the words that make it
+    for a in result["agreement"]:
+        for i, words in zip(a["quotes"], a["words"]):
+            q = result["quotes"][i]
+            assert words in q["text"] and f"“{escape(words)}” [{q['citation']}]" in result["answer_markdown"]
+    assert all(f["url"].startswith("https://") and escape(f["text"]) in result["answer_markdown"]
+               for f in result["regulator"])
     cited = {s["id"] for s in result["sources"]}
     assert {q["source_id"] for q in result["quotes"]} == cited
     assert all(s["kind"] == "marketing" for s in result["sources"])

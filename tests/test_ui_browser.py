@@ -4,6 +4,7 @@ untrusted HTML shown as text, feedback, and the answer latency a user sees."""
 from __future__ import annotations
 
 import json
+import re
 import os
 import socket
 import statistics
@@ -93,11 +94,11 @@ def test_answer_shows_quotes_sources_marketing_label_and_disclaimer(page):
     expect(answer).to_contain_text(messages.ANSWER_INTRO)
     expect(answer).to_contain_text(messages.DISCLAIMER_MARKETING)
     sources = page.locator("#qa-sources")
-    marks = sources.locator("mark")
+    marks = sources.locator("mark:not(.qa-agree)")
     expect(marks.first).to_be_visible()
     for quoted in marks.all_inner_texts():  # the highlighted span is a quote shown in the answer
         assert " ".join(quoted.split()) in " ".join(answer.inner_text().split())
-    titles = [t.split("] ", 1)[1] for t in sources.locator(".qa-source-title").all_inner_texts()]
+    titles = [t.split("] ", 1)[1] for t in sources.locator(".qa-source:not(.qa-reference) .qa-source-title").all_inner_texts()]
     assert titles and set(titles) <= _titles()
     expect(sources.locator(".qa-label").first).to_have_text(messages.MARKETING_LABEL)
     expect(sources.locator(".qa-label").first).to_be_visible()
@@ -109,6 +110,33 @@ def test_answer_shows_quotes_sources_marketing_label_and_disclaimer(page):
     page.wait_for_timeout(300)
     page.locator("#qa-chat .bubble-wrap").evaluate("e => { e.scrollTop = 0; }")  # the question, then the answer
     page.screenshot(path=str(REPO / "docs" / "screenshot.png"))
+
+
+@browser_test
+def test_flags_agreement_and_regulator_section_on_the_page(page):
+    from playwright.sync_api import expect
+
+    answer = ask(page, "How fast does ketamine work?")
+    expect(answer).to_contain_text(messages.FLAGGED)
+    expect(answer).to_contain_text("speed or certainty promise")
+    expect(answer).to_contain_text(messages.AGREEMENT_HEADING)
+    expect(answer).to_contain_text(re.compile(r"5 of \d sources — "))
+    expect(answer).to_contain_text(messages.REGULATOR_HEADING)
+    sources = page.locator("#qa-sources")
+    badge = sources.locator(".qa-flag").first
+    expect(badge).to_be_visible()
+    tooltip = badge.get_attribute("title")
+    assert tooltip and "Here: “" in tooltip  # the tooltip says why: the class, then the words
+    expect(sources.locator("mark.qa-agree").first).to_be_visible()  # other sources' words for the same claim
+    card = sources.locator(".qa-reference")
+    expect(card).to_contain_text(messages.REGULATOR_HEADING)
+    expect(card.locator(".qa-label")).to_have_text("reference note")
+    links = card.locator("a")
+    assert links.count() >= 1 and all(h.startswith("https://") for h in
+                                      [links.nth(i).get_attribute("href") for i in range(links.count())])
+    plain = ask(page, "Which receptor does ketamine block?")
+    expect(plain).not_to_contain_text(messages.REGULATOR_HEADING)
+    expect(sources.locator(".qa-reference")).to_have_count(0)
 
 
 @browser_test
