@@ -102,7 +102,7 @@ def cmd_eval(args) -> int:
     if args.calibrate:
         print(json.dumps(calibrate(qa, questions), indent=2))
         return 0
-    report = evaluate(qa, questions, corpus=_paths(args)[0])
+    report = evaluate(qa, questions, corpus=_paths(args)[0], flag_labels=args.flag_labels)
     print(json.dumps(report.as_dict(), indent=2) if args.json else format_report(report))
     failures = []
     ndcg = report.retrieval[qa.thresholds.fusion]["nDCG@10"]
@@ -114,6 +114,18 @@ def cmd_eval(args) -> int:
         precision = report.quotes_on_source / report.quotes_answerable
         if precision < args.min_quote_precision:
             failures.append(f"quotes from a labelled source {precision:.3f} < {args.min_quote_precision}")
+    flags = report.flags.get("all")
+    if flags and args.min_flag_precision is not None and flags["precision"] < args.min_flag_precision:
+        failures.append(f"claim-flag precision {flags['precision']:.3f} < {args.min_flag_precision}")
+    if flags and args.min_flag_recall is not None and flags["recall"] < args.min_flag_recall:
+        failures.append(f"claim-flag recall {flags['recall']:.3f} < {args.min_flag_recall}")
+    if args.min_regulator_recall is not None and report.regulator_expected:
+        recall = report.regulator_shown / report.regulator_expected
+        if recall < args.min_regulator_recall:
+            failures.append(f"regulator section shown for {recall:.3f} of its questions < {args.min_regulator_recall}")
+    if args.max_regulator_unexpected is not None and len(report.regulator_unexpected) > args.max_regulator_unexpected:
+        failures.append(f"regulator section shown for {len(report.regulator_unexpected)} questions that should not "
+                        f"have it > {args.max_regulator_unexpected}")
     if report.quotes_verified != report.quotes_total:
         failures.append(f"{report.quotes_total - report.quotes_verified} quotes failed verification")
     for failure in failures:
@@ -152,7 +164,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("eval", help="measure retrieval, routing and quote verification on labelled questions")
     _common(p)
     p.add_argument("--questions", type=Path, default=None,
-                   help="labelled questions (JSON Lines: id, question, route, sources); default: the built-in set")
+                   help="labelled questions (JSON Lines: id, question, route, sources, regulator); default: the "
+                        "built-in set")
     p.add_argument("--beir", type=Path, default=None, metavar="DIR",
                    help="instead, index a BEIR folder (corpus.jsonl, queries.jsonl, qrels/test.tsv) and print "
                         "nDCG@10 and Recall@100 for dense, BM25 and hybrid retrieval")
@@ -163,6 +176,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--min-route-accuracy", type=float, default=None, help="exit 1 if route accuracy is below this")
     p.add_argument("--min-quote-precision", type=float, default=None,
                    help="exit 1 if the share of quotes taken from a document labelled as answering is below this")
+    p.add_argument("--flag-labels", type=Path, default=None, metavar="FILE",
+                   help="measure the claim detector on these hand-labelled sentences (JSON Lines: text, classes); "
+                        "default: every sentence of the default corpus's marketing documents")
+    p.add_argument("--min-flag-precision", type=float, default=None,
+                   help="exit 1 if the claim detector's precision on the hand-labelled sentences is below this")
+    p.add_argument("--min-flag-recall", type=float, default=None,
+                   help="exit 1 if the claim detector's recall on the hand-labelled sentences is below this")
+    p.add_argument("--min-regulator-recall", type=float, default=None,
+                   help="exit 1 if the regulator section is missing from more questions labelled as needing it")
+    p.add_argument("--max-regulator-unexpected", type=int, default=None,
+                   help="exit 1 if more questions than this get a regulator section they should not have")
     p.set_defaults(func=cmd_eval)
 
     p = sub.add_parser("chat", help="serve the chat page (builds the index first if missing or stale)")

@@ -40,11 +40,13 @@ def recall_at_k(ranking: list[str], relevant: set[str], k: int) -> float:
     return len(set(ranking[:k]) & relevant) / len(relevant) if relevant else 0.0
 
 
-def doc_ranking(index, hits) -> list[str]:
-    """Documents in the order of their best-ranked chunk."""
+def doc_ranking(index, hits, documents: frozenset[str] | None = None) -> list[str]:
+    """Documents (of `documents`, default all) in the order of their best-ranked chunk."""
     seen: dict[str, None] = {}
     for h in hits:
-        seen.setdefault(index.chunks[h.chunk].doc_id, None)
+        doc = index.chunks[h.chunk].doc_id
+        if documents is None or doc in documents:
+            seen.setdefault(doc, None)
     return list(seen)
 
 
@@ -56,6 +58,7 @@ class Labelled:
     question: str
     route: str
     sources: tuple[str, ...]
+    regulator: bool | None = None  # should the answer have a "What regulators say" section?
 
 
 def load_questions(path: Path | None = None) -> list[Labelled]:
@@ -65,7 +68,7 @@ def load_questions(path: Path | None = None) -> list[Labelled]:
     for line in text.splitlines():
         if line.strip():
             r = json.loads(line)
-            out.append(Labelled(r["id"], r["question"], r["route"], tuple(r.get("sources", ()))))
+            out.append(Labelled(r["id"], r["question"], r["route"], tuple(r.get("sources", ())), r.get("regulator")))
     return out
 
 
@@ -79,6 +82,12 @@ class Report:
     quotes_on_source: int = 0  # quotes (answerable questions) from a document labelled as answering
     quotes_answerable: int = 0
     wrong: list[tuple[str, str, str]] = field(default_factory=list)  # (id, expected, got)
+    regulator_expected: int = 0  # questions labelled as wanting the regulator section...
+    regulator_shown: int = 0  # ...and how many of them got it
+    regulator_unexpected: list[str] = field(default_factory=list)  # ids that got it but should not
+    regulator_missed: list[str] = field(default_factory=list)
+    regulator_labelled: int = 0
+    flags: dict[str, dict[str, float]] = field(default_factory=dict)  # class -> precision, recall, ...
 
     def as_dict(self) -> dict:
         return {"retrieval": self.retrieval, "route_accuracy": self.route_accuracy, "routes": self.routes,
@@ -86,7 +95,12 @@ class Report:
                 "quote_verified_share": self.quotes_verified / self.quotes_total if self.quotes_total else 1.0,
                 "quote_source_precision": self.quotes_on_source / self.quotes_answerable
                 if self.quotes_answerable else None,
-                "wrong_routes": self.wrong}
+                "wrong_routes": self.wrong,
+                "regulator": {"labelled": self.regulator_labelled, "expected": self.regulator_expected,
+                              "shown_where_expected": self.regulator_shown,
+                              "shown_where_not": len(self.regulator_unexpected),
+                              "missed": self.regulator_missed, "unexpected": self.regulator_unexpected},
+                "flags": self.flags}
 
 
 def retrieval_metrics(rankings: list[list[str]], relevant: list[set[str]]) -> dict[str, float]:
@@ -99,10 +113,11 @@ def retrieval_metrics(rankings: list[list[str]], relevant: list[set[str]]) -> di
     }
 
 
-def evaluate(qa, questions: list[Labelled], corpus: Path | None = None) -> Report:
+def evaluate(qa, questions: list[Labelled], corpus: Path | None = None, flag_labels: Path | None = None) -> Report:
     """Run every question through `qa.ask` (routes, quotes) and every answerable one
     through each fusion method (retrieval). Quotes are re-checked against the corpus
-    files themselves, loaded afresh, when `corpus` is given."""
+    files themselves, loaded afresh, when `corpus` is given. The claim detector is measured
+    on `flag_labels` (default: the default corpus's sentences, labelled by hand)."""
     from .load import load_corpus
     from .retrieve import search
 
@@ -117,7 +132,7 @@ def evaluate(qa, questions: list[Labelled], corpus: Path | None = None) -> Repor
         for q in answerable:
             terms = qa.index.sparse.analyze(q.question, qa.known_words)
             hits = search(qa.index, by_id[q.id], q.question, k=len(qa.index.chunks), method=method, terms=terms)
-            rankings.append(doc_ranking(qa.index, hits))
+            rankings.append(doc_ranking(qa.index, hits, qa.sources))  # the reference note is not a source
         report.retrieval[method] = retrieval_metrics(rankings, [set(q.sources) for q in answerable])
 
     correct = 0
@@ -129,15 +144,58 @@ def evaluate(qa, questions: list[Labelled], corpus: Path | None = None) -> Repor
             correct += 1
         else:
             report.wrong.append((q.id, q.route, answer.route))
+        if q.regulator is not None:
+            report.regulator_labelled += 1
+            if q.regulator:
+                report.regulator_expected += 1
+                report.regulator_shown += bool(answer.regulator)
+                if not answer.regulator:
+                    report.regulator_missed.append(q.id)
+            elif answer.regulator:
+                report.regulator_unexpected.append(q.id)
         for quote in answer.quotes:
-            if q.route == "answer" and q.sources:
+            if q.route == "answer" and q.sources and quote.role == "answer":
                 report.quotes_answerable += 1
                 report.quotes_on_source += int(quote.source_id in q.sources)
             report.quotes_total += 1
             text = fresh.get(quote.source_id, "")
             report.quotes_verified += int(text[quote.start:quote.end] == quote.text)
     report.route_accuracy = correct / len(questions) if questions else 0.0
+    report.flags = flag_metrics(load_flag_labels(flag_labels))
     return report
+
+
+# ---- claim flags ----------------------------------------------------------------------
+
+def load_flag_labels(path: Path | None = None) -> list[tuple[str, set[str]]]:
+    """(sentence, classes) pairs labelled by hand: every sentence of the default corpus's
+    marketing documents, or another file of the same JSON Lines shape."""
+    text = Path(path).read_text() if path else \
+        resources.files("qa").joinpath("data/claim_labels.jsonl").read_text()
+    return [(r["text"], set(r["classes"])) for r in map(json.loads, filter(str.strip, text.splitlines()))]
+
+
+def flag_metrics(labelled: list[tuple[str, set[str]]]) -> dict[str, dict[str, float]]:
+    """Precision and recall of the claim detector per class, and over all (class, sentence)
+    pairs ("all"); "sentences" counts a sentence as flagged when it has any flag."""
+    from .claims import LABELS, detect
+
+    counts = {k: [0, 0, 0] for k in list(LABELS) + ["all", "sentences"]}  # tp, fp, fn
+    for text, expected in labelled:
+        got = {f.kind for f in detect(text)}
+        for kind in LABELS:
+            for key in (kind, "all"):
+                counts[key][0] += kind in got and kind in expected
+                counts[key][1] += kind in got and kind not in expected
+                counts[key][2] += kind in expected and kind not in got
+        counts["sentences"][0] += bool(got) and bool(expected)
+        counts["sentences"][1] += bool(got) and not expected
+        counts["sentences"][2] += bool(expected) and not got
+    out = {}
+    for key, (tp, fp, fn) in counts.items():
+        out[key] = {"precision": tp / (tp + fp) if tp + fp else 1.0, "recall": tp / (tp + fn) if tp + fn else 1.0,
+                    "tp": tp, "fp": fp, "fn": fn}
+    return out
 
 
 def format_report(report: Report) -> str:
@@ -156,6 +214,18 @@ def format_report(report: Report) -> str:
                      f"({report.quotes_on_source / report.quotes_answerable:.3f})")
     if report.wrong:
         lines.append("misrouted: " + ", ".join(f"{i} ({e}->{g})" for i, e, g in report.wrong))
+    if report.regulator_labelled:
+        lines.append(f"regulator section: shown for {report.regulator_shown}/{report.regulator_expected} questions "
+                     f"that should have it, and for {len(report.regulator_unexpected)}/"
+                     f"{report.regulator_labelled - report.regulator_expected} that should not")
+        if report.regulator_missed or report.regulator_unexpected:
+            lines.append(f"  missed: {', '.join(report.regulator_missed) or '-'}; "
+                         f"unexpected: {', '.join(report.regulator_unexpected) or '-'}")
+    if report.flags:
+        lines.append("claim flags on the hand-labelled sentences:")
+        lines.append(f"  {'class':<16}{'precision':>10}{'recall':>8}{'tp':>5}{'fp':>4}{'fn':>4}")
+        for kind, m in report.flags.items():
+            lines.append(f"  {kind:<16}{m['precision']:>10.3f}{m['recall']:>8.3f}{m['tp']:>5}{m['fp']:>4}{m['fn']:>4}")
     return "\n".join(lines)
 
 

@@ -8,6 +8,7 @@ import sys
 
 import pytest
 
+from qa.answer import escape
 from qa.load import load_corpus
 from qa.pipeline import MAX_QUESTION_CHARS, QA, to_json
 
@@ -121,9 +122,49 @@ def test_cli_readable_answer_and_stale_index_error(built):
                          capture_output=True, text=True, timeout=300)
     assert out.returncode == 0 and "marketing source" in out.stdout and "[1]" in out.stdout
     assert "**" not in out.stdout and "\\" not in out.stdout
+    assert "Promotional wording: speed or certainty promise" in out.stdout and "5 of 5 sources" in out.stdout
+    assert "What regulators say" in out.stdout and "https://www.fda.gov/" in out.stdout
     (built / "corpus" / "new.txt").write_text("A new clinic press release about ketamine.")
     stale = subprocess.run([*_qa_command(), "ask", "How fast does ketamine work?", *args],
                            capture_output=True, text=True, timeout=300)
     (built / "corpus" / "new.txt").unlink()
     assert stale.returncode == 2 and "out of date" in stale.stderr and "qa index" in stale.stderr
     assert "Traceback" not in stale.stderr
+
+
+def test_flags_agreement_and_regulator_section(real_qa):
+    a = real_qa.ask("How fast does ketamine work?")
+    marketing = {d.id for d in real_qa.index.docs if d.meta.kind == "marketing"}
+    flagged = [q for q in a.quotes if q.role == "answer" and q.flags]
+    assert flagged, "a promise of speed is flagged"
+    for q in flagged:
+        for f in q.flags:
+            assert all(q.text[s:e] == w for (s, e), w in zip(f.spans, f.words))
+            assert escape(f.label) in a.answer_markdown
+    hours = next(g for g in a.agreement if g.claim == "relief within hours")
+    # counted by document: one source saying it twice counts once, and all five say it
+    assert sorted(hours.documents) == sorted(marketing) and hours.total == 5
+    assert "5 of 5 sources — " in a.answer_markdown
+    for i, words in zip(hours.quotes, hours.words):
+        assert words in a.quotes[i].text and a.quotes[i].source_id in hours.documents
+    assert "timing" in a.differ_on and "only 1 of 5 sources" in a.answer_markdown
+    assert {q.source_id for q in a.quotes} <= marketing  # the reference note is never one of the sources
+    assert a.regulator and "What regulators say" in a.answer_markdown
+    for f in a.regulator:
+        assert f.quote.source_id not in marketing and f.url.startswith("https://")
+        assert real_qa.index.doc_by_id[f.quote.source_id].text[f.quote.start:f.quote.end] == f.quote.text
+    data = to_json(a)
+    assert data["quotes"][0]["flags"] is not None and data["agreement"][0]["documents"]
+    assert data["regulator"][0]["url"].startswith("https://") and data["differ_on"] == ["timing"]
+
+
+def test_regulator_section_only_where_the_question_touches_it(real_qa):
+    plain = real_qa.ask("Which receptor does ketamine block?")
+    assert plain.route == "answer" and not plain.regulator and "What regulators say" not in plain.answer_markdown
+    fda = real_qa.ask("Is IV ketamine FDA-approved for treating depression?")
+    # the marketing sources are silent on approval; the reference note is quoted apart, not as an answer
+    assert fda.route == "no_answer" and not fda.quotes and "do not address" in fda.answer_markdown
+    assert any("not FDA-approved" in f.quote.text for f in fda.regulator)
+    for question in ("I want to end it all.", "What dose of ketamine should I take?"):
+        a = real_qa.ask(question)
+        assert a.route in ("crisis", "medical_advice") and not a.regulator and not a.quotes

@@ -20,10 +20,12 @@ def _qa():
 def test_eval_on_default_corpus_meets_regression_thresholds(tmp_path):
     shutil.copytree(SEEDS, tmp_path / "corpus")
     out = subprocess.run([*_qa(), "eval", "--corpus", str(tmp_path / "corpus"), "--index", str(tmp_path / "index"),
-                          "--min-ndcg", "0.95", "--min-route-accuracy", "0.85", "--min-quote-precision", "0.7"],
+                          "--min-ndcg", "0.95", "--min-route-accuracy", "0.85", "--min-quote-precision", "0.7",
+                          "--min-flag-precision", "0.9", "--min-flag-recall", "0.9",
+                          "--min-regulator-recall", "0.9", "--max-regulator-unexpected", "2"],
                          capture_output=True, text=True, timeout=600)
     assert out.returncode == 0, out.stdout + out.stderr
-    for field in ("hit@1", "MRR", "nDCG@10", "route accuracy", "quotes verified"):
+    for field in ("hit@1", "MRR", "nDCG@10", "route accuracy", "quotes verified", "regulator section", "claim flags"):
         assert field in out.stdout
     verified = next(line for line in out.stdout.splitlines() if line.startswith("quotes verified"))
     done, total = verified.split()[2].split("/")
@@ -42,3 +44,13 @@ def test_beir_fixture_prints_dense_bm25_and_hybrid():
 def test_beir_on_a_folder_that_is_not_beir_is_a_clear_error(tmp_path):
     out = subprocess.run([*_qa(), "eval", "--beir", str(tmp_path)], capture_output=True, text=True, timeout=300)
     assert out.returncode == 2 and "not a BEIR folder" in out.stderr and "Traceback" not in out.stderr
+
+
+def test_eval_fails_when_the_claim_detector_misses_what_the_labels_say(tmp_path):
+    """A bar no detector can meet is a failure that names the reason, not a silent pass."""
+    shutil.copytree(SEEDS, tmp_path / "corpus")
+    out = subprocess.run([*_qa(), "eval", "--corpus", str(tmp_path / "corpus"), "--index", str(tmp_path / "index"),
+                          "--min-flag-precision", "1.01", "--max-regulator-unexpected", "-1"],
+                         capture_output=True, text=True, timeout=600)
+    assert out.returncode == 1
+    assert "claim-flag precision" in out.stderr and "regulator section shown for" in out.stderr
