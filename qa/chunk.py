@@ -30,6 +30,14 @@ _ABBREVIATIONS = {
     "e.g", "i.e", "approx", "fig", "dept", "u.s", "u.k", "mt", "ph.d", "m.d",
 }
 # A sentence may end at . ! or ? (plus closing quotes/brackets) followed by a space.
+SENTENCE_END = (".", "!", "?", '"', "”", "’", ")")
+
+
+def ends_sentence(text: str) -> bool:
+    """Closing punctuation: a sentence, not a heading or a fragment."""
+    return text.rstrip().endswith(SENTENCE_END)
+
+
 _END = re.compile(r"[.!?]+[\"'”’)\]]*(?=\s)")
 _LAST_WORD = re.compile(r"(\S+?)[.!?]*$")
 

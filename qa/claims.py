@@ -3,7 +3,7 @@
 Every rule is a named class with the plain patterns that trigger it, so a flag can say
 exactly which words raised it. The classes follow the tip-offs for promotional health
 claims: hype words (Abola & Prasad, JAMA Oncology 2015), speed and certainty promises,
-unsupported efficacy numbers and comparisons, safety absolutes, testimonials, one
+efficacy numbers and comparisons given without a study, safety absolutes, testimonials, one
 treatment for many conditions (FDA "health fraud" tip-offs), and the exaggeration kinds
 found in press releases (Sumner et al., BMJ 2014).
 
@@ -12,13 +12,17 @@ A flag describes the wording of a source; it never says whether the claim is tru
 
 from __future__ import annotations
 
+import hashlib
 import re
 from dataclasses import dataclass
 
+import numpy as np
+
+from .chunk import ends_sentence
 from .types import Flag
 
-# Hedges before a causal verb make it a hypothesis, not a promise ("may help reverse").
-_HEDGE = r"(?<!\bmay )(?<!\bmight )(?<!\bcould )(?<!\bpotentially )(?<!\bappears to )(?<!\bseems to )"
+# A hedge just before a causal verb makes it a hypothesis, not a promise ("may help reverse").
+_HEDGED = re.compile(r"\b(?:may|might|could|potentially|appears to|seems to)\s+$", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -26,16 +30,17 @@ class Rule:
     kind: str  # the class, e.g. "speed"
     claim: str  # what the sources are said to claim, for counting agreement ("" = not counted)
     pattern: re.Pattern
+    unless_hedged: bool = False  # ignore a match right after "may", "could", ...
 
 
-def _rules(kind: str, table: list[tuple[str, str]]) -> list[Rule]:
-    return [Rule(kind, claim, re.compile(p, re.IGNORECASE)) for claim, p in table]
+def _rules(kind: str, table: list[tuple], unless_hedged: bool = False) -> list[Rule]:
+    return [Rule(kind, claim, re.compile(p, re.IGNORECASE), unless_hedged) for claim, p in table]
 
 
 LABELS = {
     "hype": "hype word",
     "speed": "speed or certainty promise",
-    "efficacy": "unsupported efficacy claim",
+    "efficacy": "efficacy claim, no study cited",
     "safety": "safety reassurance",
     "testimonial": "testimonial",
     "many_conditions": "one treatment, many conditions",
@@ -51,8 +56,6 @@ DESCRIPTIONS = {
     "many_conditions": "One treatment offered for many different conditions.",
     "exaggeration": "Advice to readers, or a cause stated as certain.",
 }
-
-_HOURS = r"(?:\d+|one|two|a|an|a few|several|twenty[- ]four)?\s*hours?"
 
 RULES: tuple[Rule, ...] = tuple(
     _rules("hype", [
@@ -95,12 +98,12 @@ RULES: tuple[Rule, ...] = tuple(
                                          r"\b[^.]{0,40}\bthan\b|\bunparalleled by\b|\bmore effective alternative\b"
                                          r"|\blike nothing else\b|\bwhen nothing else (?:has )?work(?:s|ed)\b"
                                          r"|\bbetter than anything\b|\bwell above\b|\bworks when\b"),
-        ("studies show it works", r"\b(?:research|studies|study|trials?|science)\s+(?:ha(?:ve|s)\s+)?"
+        ("studies back it", r"\b(?:research|studies|study|trials?|science)\s+(?:ha(?:ve|s)\s+)?"
                                   r"(?:consistently\s+)?(?:shows?|shown|demonstrated|proven|proves)\b"
                                   r"|\bha(?:s|ve) been (?:shown|proven) to\b|\bproven to\b|\bin clinical studies\b|\bhas been found to\b"
                                   r"|\bhas demonstrated the ability\b|\bhas shown (?:the )?ability\b"
                                   r"|\bclinically proven\b"),
-        ("it is effective", r"\bso effective\b|\bhighly effective\b|\bthe effectiveness of\b|\beffectiveness in\b"
+        ("effective", r"\bso effective\b|\bhighly effective\b|\bthe effectiveness of\b|\beffectiveness in\b"
                             r"|\blong[- ]lasting relief\b|\blong[- ]term (?:benefits|improvements)\b"
                             r"|\bsignificant (?:and immediate )?(?:benefits|improvements?|decrease)\b"
                             r"|\bsurprising benefits\b|\bimproved brain function\b|\bmonths of relief\b"
@@ -112,18 +115,18 @@ RULES: tuple[Rule, ...] = tuple(
                              r"|\bwithout (?:worrying about |the |any )?(?:side[- ]effects|grogginess|crash|downsides?)\b"),
         ("well tolerated", r"\bwell[- ]tolerated\b|\b(?:subside|fade|wear off)\s+quickly\b"
                            r"|\bfind them manageable\b"),
-        ("it is safe", r"\b(?:completely |totally |perfectly |very )?safe\b(?! messaging)|\bnon[- ]addictive\b"
+        ("safe", r"\b(?:completely |totally |perfectly |very )?safe\b(?! messaging)|\bnon[- ]addictive\b"
                        r"|\b(?:100% |all[- ])natural\b|\bdrug[- ]free\b"),
     ])
     + _rules("testimonial", [
-        ("patients report it works", r"\b(?:patients|individuals|clients|people|customers|guests|users|members)\b"
+        ("patients' reports", r"\b(?:patients|individuals|clients|people|customers|guests|users|members)\b"
                                      r"[^.]{0,40}\b(?:report|reported|tell us|told us|describe|rave|are amazed|say)\b"
                                      r"|\b[A-Z][a-z]+ told us\b|\b(?:we|our (?:physicians|doctors|team|staff))"
                                      r" (?:have|'ve) seen\b"
                                      r"|\boverwhelmingly positive\b|\bwe have (?:observed|seen)\b"
                                      r"|['\"“‘][^'\"“”‘’]{12,}['\"”’],? (?:says|said|explains|adds)\b"
                                      r"|\b(?:delighted|happy|satisfied) (?:client|patient|customer)s?\b"),
-        ("a doctor vouches for it", r"\bDr\.\s+\w+(?:\s+\w+)?,[^.]{0,80}\b(?:explains|says|said|notes)\b"),
+        ("a doctor's endorsement", r"\bDr\.\s+\w+(?:\s+\w+)?,[^.]{0,80}\b(?:explains|says|said|notes)\b"),
     ])
     + _rules("exaggeration", [
         ("", r"\bconsult with\b|\btake the first step\b|\bdon[’']t hesitate\b|\bcall (?:us )?today\b"
@@ -131,13 +134,15 @@ RULES: tuple[Rule, ...] = tuple(
              r"|\bthe importance of seeking\b|\bif you or a loved one\b|\byou[’']ve been (?:searching|looking|waiting) for\b"
              r"|\b(?:book|schedule) (?:a |your )?(?:free )?(?:consultation|session|appointment|assessment)\b"
              r"|\bdon[’']t wait\b"),
-        ("", _HEDGE + r"\bhelps? (?:to )?(?:restore|reverse|repair|heal|cure|the brain change)\b"
-             r"|\b(?:this|that)(?:[’']s| is) (?:exactly )?why\b(?! we\b)|\bwhich is (?:exactly )?why\b"
-             r"|\bplays a key role in providing\b"
-             r"|" + _HEDGE + r"\b(?:rewires|resets|repairs|regenerates?|restores|reverses|restoring|rebalances"
-             r"|retrains|rebuilds (?:the |your )?(?:neural|brain|nerve))\b"),
+        ("", r"\b(?:this|that)(?:[’']s| is) (?:exactly )?why\b(?! we\b)|\bwhich is (?:exactly )?why\b"
+             r"|\bplays a key role in providing\b"),
         ("", r"\b(?:in|among) (?:mice|rats|animals|animal studies)\b|\b(?:mice|rats) (?:given|fed|treated)\b"),
     ])
+    + _rules("exaggeration", [
+        ("", r"\bhelps? (?:to )?(?:restore|reverse|repair|heal|cure|the brain change)\b"
+             r"|\b(?:rewires|resets|repairs|regenerates?|restores|reverses|restoring|rebalances"
+             r"|retrains|rebuilds (?:the |your )?(?:neural|brain|nerve))\b"),
+    ], unless_hedged=True)
 )
 
 # "One treatment for many conditions": three or more distinct diagnoses in one sentence, or
@@ -168,7 +173,8 @@ _CONDITIONS = {
     "addiction": r"\baddictions?\b|\bsubstance use\b|\balcohol use disorder\b",
     "list": r"\b(?:these|other|many|multiple) (?:conditions|disorders|illnesses)\b",
 }
-_CONDITION_PATTERNS = {name: re.compile(p, re.IGNORECASE) for name, p in _CONDITIONS.items()}
+# one pass over the text: each match names its condition (a longer form wins where they overlap)
+_CONDITION_PATTERN = re.compile("|".join(f"(?P<{name}>{p})" for name, p in _CONDITIONS.items()), re.IGNORECASE)
 MANY_CONDITIONS = 3
 # "... for hangovers, jet lag and migraines": three or more short items after a word of treating
 _TREATS_LIST = re.compile(r"\b(?:treat(?:s|ing)?|help(?:s|ing)? with|recovery from|relief from|eases?|calms?"
@@ -179,8 +185,9 @@ _MANY_CLAIM = "one treatment for many conditions"
 
 
 def _many_conditions(text: str) -> list[tuple[int, int]]:
-    found = {name: list(p.finditer(text)) for name, p in _CONDITION_PATTERNS.items()}
-    found = {name: ms for name, ms in found.items() if ms}
+    found: dict[str, list[re.Match]] = {}
+    for m in _CONDITION_PATTERN.finditer(text):
+        found.setdefault(m.lastgroup, []).append(m)
     if "depression" in found and {"trd", "mdd"} & set(found):
         del found["depression"]
     if "list" not in found and len(found) < MANY_CONDITIONS:
@@ -199,7 +206,8 @@ class Match:
 
 def matches(text: str) -> list[Match]:
     """Every rule that fires on `text`, with the offsets of its words."""
-    out = [Match(rule.kind, rule.claim, m.start(), m.end()) for rule in RULES for m in rule.pattern.finditer(text)]
+    out = [Match(rule.kind, rule.claim, m.start(), m.end()) for rule in RULES for m in rule.pattern.finditer(text)
+           if not (rule.unless_hedged and _HEDGED.search(text, max(0, m.start() - 20), m.start()))]
     out += [Match("many_conditions", _MANY_CLAIM, s, e) for s, e in _many_conditions(text)]
     return out
 
@@ -207,8 +215,13 @@ def matches(text: str) -> list[Match]:
 def detect(text: str) -> tuple[Flag, ...]:
     """The promotional-claim flags of one sentence, one per class, in a fixed class order;
     each names the words (and their offsets in `text`) that triggered it."""
+    return flags_of(text, matches(text))
+
+
+def flags_of(text: str, found_matches: list[Match]) -> tuple[Flag, ...]:
+    """The flags made from the matches of `text` (found now, or stored in the index)."""
     found: dict[str, dict] = {}
-    for m in matches(text):
+    for m in found_matches:
         entry = found.setdefault(m.kind, {"spans": [], "claims": []})
         entry["spans"].append((m.start, m.end))
         if m.claim and m.claim not in entry["claims"]:
@@ -241,34 +254,61 @@ TIMING = ("immediate relief", "relief within an hour", "relief within hours", "r
 
 @dataclass(frozen=True)
 class Occurrence:
-    """Where a document makes a claim: a sentence, and the claim's words inside it."""
+    """Where a document makes a claim: the sentence (row in the index)."""
 
     sentence: int
-    start: int  # offsets in the sentence's text
-    end: int
 
 
-def claim_index(index, documents: set[str]) -> dict[str, dict[str, Occurrence]]:
-    """claim -> document -> the first sentence in which it makes that claim, over the
-    sentences of `documents` (the marketing sources; reference notes are not counted)."""
+CLAIMS: tuple[str, ...] = tuple(dict.fromkeys([r.claim for r in RULES if r.claim] + [_MANY_CLAIM]))
+# recorded in the index: rows found by other rules are not these rules' rows
+FINGERPRINT = hashlib.sha256("\n".join(
+    [f"{r.kind}|{r.claim}|{r.unless_hedged}|{r.pattern.pattern}" for r in RULES]
+    + [_CONDITION_PATTERN.pattern, _TREATS_LIST.pattern, str(MANY_CONDITIONS)]).encode()).hexdigest()[:16]
+
+
+KINDS: tuple[str, ...] = tuple(LABELS)
+
+
+def match_rows(texts) -> np.ndarray:
+    """(class id in KINDS, claim id in CLAIMS or -1, text number, start, end) for every rule
+    that fires on each text, in text order: computed once when the index is built, so that
+    answering a question runs no rule."""
+    rows = [(KINDS.index(m.kind), CLAIMS.index(m.claim) if m.claim else -1, i, m.start, m.end)
+            for i, text in enumerate(texts) for m in matches(text)]
+    return np.asarray(rows, dtype=np.int64).reshape(-1, 5)
+
+
+def rows_to_matches(rows: np.ndarray) -> list[Match]:
+    return [Match(KINDS[k], CLAIMS[c] if c >= 0 else "", start, end) for k, c, _, start, end in np.asarray(rows).tolist()]
+
+
+def claims_by_source(rows: np.ndarray, sentences, documents: frozenset[str]) -> dict[str, dict[str, Occurrence]]:
+    """claim -> document -> the sentence in which it makes that claim, over the sentences
+    of `documents` (the marketing sources; reference notes are not counted)."""
     out: dict[str, dict[str, Occurrence]] = {}
-    for i in range(len(index.sentences)):
-        sentence = index.sentences[i]
+    for _, claim_id, i, _, _ in np.asarray(rows).tolist():
+        if claim_id < 0:
+            continue
+        sentence = sentences[i]
         if sentence.doc_id not in documents:
             continue
-        for m in matches(sentence.text):
-            if not m.claim:
-                continue
-            by_doc = out.setdefault(m.claim, {})
-            seen = by_doc.get(sentence.doc_id)
-            # a whole sentence says it better than a heading ("Rapid Relief for ...") does
-            if seen is None or (not _is_sentence(index.sentences[seen.sentence].text) and _is_sentence(sentence.text)):
-                by_doc[sentence.doc_id] = Occurrence(i, m.start, m.end)
+        by_doc = out.setdefault(CLAIMS[claim_id], {})
+        seen = by_doc.get(sentence.doc_id)
+        # the first place a document says it; but a whole sentence says it better than a
+        # heading ("Rapid Relief for ...") does
+        if seen is None or (not ends_sentence(sentences[seen.sentence].text) and ends_sentence(sentence.text)):
+            by_doc[sentence.doc_id] = Occurrence(i)
     return out
 
 
-def _is_sentence(text: str) -> bool:
-    return text.rstrip().endswith((".", "!", "?", '"', "”", "’"))
+def timings_differ(known: dict[str, dict[str, Occurrence]]) -> bool:
+    """Do the sources give different timings? Each source's set of timings is compared, so
+    one source's "within hours or days" is not a disagreement with itself."""
+    per_source: dict[str, set[str]] = {}
+    for claim in TIMING:
+        for doc in known.get(claim, {}):
+            per_source.setdefault(doc, set()).add(claim)
+    return len({frozenset(v) for v in per_source.values()}) > 1
 
 
 def claims_to_count(flags: list[Flag], known: dict[str, dict[str, Occurrence]], limit: int) -> list[str]:

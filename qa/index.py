@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
+from . import claims as claim_rules
 from .chunk import ChunkParams, split_document
 from .embed import Embedder, ModelIdentity
 from .load import file_stats, load_corpus, read_description
@@ -25,7 +26,7 @@ from .sparse import SparseIndex
 from .tables import ChunkTable, SentenceTable
 from .types import Chunk, Document, Sentence, SourceMeta
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 EXACT_LIMIT = 50_000  # above this many rows the dense index is approximate (IVF), not exact
 
 
@@ -108,7 +109,7 @@ def dense_kind(n: int) -> str:
 class Index:
     def __init__(self, manifest: dict, docs: list[Document], sentences, chunks,
                  chunk_vectors: np.ndarray, sentence_vectors: np.ndarray, dense, sparse: SparseIndex,
-                 sentence_dense=None, path: Path | None = None):
+                 sentence_dense=None, path: Path | None = None, claims: np.ndarray | None = None):
         self.manifest = manifest
         self.docs = docs
         self.doc_by_id = {d.id: d for d in docs}
@@ -120,8 +121,15 @@ class Index:
         self.sparse = sparse
         self.sentence_dense = sentence_dense if sentence_dense is not None else dense_index(sentence_vectors)
         self.path = path
+        # (class, claim, sentence, start, end): where each sentence's promotional wording is
+        self.claims = claims if claims is not None else claim_rules.match_rows(s.text for s in self.sentences)
         # chunk i covers sentences [first[i], last[i]); chunks are in sentence order
         self._chunk_first = np.asarray(self.chunks.spans[:, 3])
+
+    def claim_matches(self, sentence: int) -> list:
+        """The promotional-claim matches stored for one sentence (offsets in its text)."""
+        lo, hi = np.searchsorted(self.claims[:, 2], [sentence, sentence + 1])
+        return claim_rules.rows_to_matches(self.claims[lo:hi])
 
     def chunk_of_sentence(self, sentence: int) -> int:
         """A chunk (the first one) that contains `sentence`."""
@@ -256,6 +264,7 @@ class Index:
             "counts": {"documents": len(docs), "chunks": len(chunks), "sentences": len(sentences)},
             "dense": dense_kind(len(chunks)),
             "dense_sentences": dense_kind(len(sentences)),
+            "claims": {"detector": claim_rules.FINGERPRINT},
         })
         return cls(manifest, docs, sentences, chunks, chunk_vectors, sentence_vectors,
                    dense_index(chunk_vectors), SparseIndex.build([c.text for c in chunks]))
@@ -289,6 +298,7 @@ class Index:
         np.save(tmp / "sentence_spans.npy", np.asarray(self.sentences.spans, dtype=np.int64))
         np.save(tmp / "chunk_vectors.npy", np.asarray(self.chunk_vectors, dtype=np.float32))
         np.save(tmp / "sentence_vectors.npy", np.asarray(self.sentence_vectors, dtype=np.float32))
+        np.save(tmp / "claims.npy", np.asarray(self.claims, dtype=np.int64))
         faiss.write_index(self.dense, str(tmp / "dense.faiss"))
         faiss.write_index(self.sentence_dense, str(tmp / "sentences.faiss"))
         self.sparse.save(tmp / "bm25")
@@ -353,6 +363,12 @@ class Index:
             dense = _read_faiss(build / "dense.faiss", mmap)
             sentence_dense = _read_faiss(build / "sentences.faiss", mmap)
             sparse = SparseIndex.load(build / "bm25", mmap=mmap)
+            claims = np.load(build / "claims.npy", allow_pickle=False)
+            if claims.ndim != 2 or claims.shape[1] != 5 or (len(claims) and not (
+                    np.all(np.diff(claims[:, 2]) >= 0) and 0 <= claims[:, 2].min()
+                    and claims[:, 2].max() < len(sentences) and claims[:, 0].max() < len(claim_rules.KINDS)
+                    and claims[:, 1].max() < len(claim_rules.CLAIMS))):
+                raise ValueError("claims.npy does not fit the sentences")
         except (OSError, ValueError, KeyError, TypeError, RuntimeError) as exc:
             raise IndexCorrupt(f"index in {build} is damaged ({type(exc).__name__}: {str(exc)[:200]}); "
                                f"rebuild it with `qa index`") from exc
@@ -362,7 +378,7 @@ class Index:
                 and sparse.model.scores["num_docs"] == len(chunks)):
             raise IndexCorrupt(f"index in {build} is damaged (its parts disagree in size); rebuild it with `qa index`")
         return cls(manifest, docs, sentences, chunks, chunk_vectors, sentence_vectors, dense, sparse,
-                   sentence_dense, build)
+                   sentence_dense, build, claims)
 
     # ---- freshness ---------------------------------------------------------------------
 
@@ -410,6 +426,8 @@ def staleness(manifest: dict, corpus: Path | None, model: ModelIdentity | None,
     """Reasons the index no longer matches the corpus, model or chunking (empty: fresh).
     Files whose size and mtime are unchanged are trusted; others are hashed."""
     reasons = []
+    if manifest.get("claims", {}).get("detector") != claim_rules.FINGERPRINT:
+        reasons.append("it was built with another version of the claim detector")
     if model is not None and manifest["model"] != model.as_dict():
         built = manifest["model"]
         reasons.append(f"it was built with model {built['name']} (weights {built['weights_sha256'][:12]}, "

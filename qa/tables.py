@@ -54,6 +54,16 @@ class SentenceTable(_SpanTable):
         start, end = int(row[1]), int(row[2])
         return Sentence(doc.id, start, end, doc.text[start:end])
 
+    def find(self, doc_id: str, start: int) -> int | None:
+        """The row of the sentence of `doc_id` that starts at `start` (rows are in document
+        order, and in text order within a document), or None."""
+        d = self._doc_index.get(doc_id)
+        if d is None:
+            return None
+        lo, hi = np.searchsorted(self.spans[:, 0], [d, d + 1])
+        i = lo + int(np.searchsorted(self.spans[lo:hi, 1], start))
+        return int(i) if i < hi and int(self.spans[i, 1]) == start else None
+
     def __setitem__(self, i: int, s: Sentence) -> None:
         if not self.spans.flags.writeable:
             self.spans = np.array(self.spans)

@@ -13,7 +13,7 @@ import pytest
 
 from qa.build import open_fresh, rebuild
 from qa.chunk import ChunkParams
-from qa.index import Index, IndexCorrupt, IndexMissing, IndexStale
+from qa.index import Index, IndexCorrupt, IndexMissing, IndexStale, staleness
 
 from .conftest import REPO, HashEmbedder
 
@@ -208,3 +208,26 @@ def test_shards_of_different_models_do_not_merge(tiny_corpus):
     b, _ = Index.build(tiny_corpus, HashEmbedder(name="other"))
     with pytest.raises(IndexStale, match="different model"):
         Index.merge([a, b])
+
+
+def test_claims_are_stored_and_an_index_from_another_detector_is_stale(seed_corpus, tmp_path, embedder):
+    import json
+
+    index, _ = Index.build(seed_corpus, embedder)
+    folder = tmp_path / "idx"
+    build = index.save(folder)
+    loaded = Index.load(folder)
+    assert np.array_equal(loaded.claims, index.claims) and len(loaded.claims) > 50
+    row = next(i for i in range(len(loaded.sentences)) if "success rate unparalleled" in loaded.sentences[i].text)
+    assert {m.kind for m in loaded.claim_matches(row)} >= {"hype", "efficacy"}
+    assert staleness(loaded.manifest, seed_corpus, embedder.identity, ChunkParams()) == []
+    manifest = json.loads((build / "manifest.json").read_text())
+    manifest["claims"]["detector"] = "0" * 16  # as if built by another version of the rules
+    (build / "manifest.json").write_text(json.dumps(manifest))
+    reasons = staleness(Index.read_manifest(folder), seed_corpus, embedder.identity, ChunkParams())
+    assert reasons == ["it was built with another version of the claim detector"]
+    bad = np.array(loaded.claims)
+    bad[0, 2] = len(loaded.sentences) + 5  # a row pointing past the last sentence
+    np.save(build / "claims.npy", bad)
+    with pytest.raises(IndexCorrupt):
+        Index.load(folder)
