@@ -15,7 +15,8 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from . import messages
-from .claims import TIMING, claims_to_count, detect, kind_of, matches
+from .chunk import ends_sentence
+from .claims import TIMING, claims_to_count, flags_of, kind_of, timings_differ
 from .types import Agreement, Answer, Document, Hit, Quote, RegulatorFact, Source
 
 _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+!|~>-])")
@@ -51,21 +52,22 @@ def escape(text: str) -> str:
 def is_quotable(sentence: str, sel: Selection) -> bool:
     """Whole sentences only: not fragments, not headings ("How Ketamine Works in the Brain")."""
     words = len(sentence.split())
-    heading = words <= sel.heading_words and not sentence.rstrip().endswith(('.', '!', '?', '"', '”', '’', ')'))
+    heading = words <= sel.heading_words and not ends_sentence(sentence)
     return words >= sel.min_words and not heading
 
 
 def score_sentences(index, hits: list[Hit], query_vector: np.ndarray, query_terms: set[str],
-                    sel: Selection, documents: frozenset[str] | None = None) -> list[Candidate]:
+                    sel: Selection, documents: frozenset[str] | None = None, skipped: int = 0) -> list[Candidate]:
     """The sentences of the retrieved chunks, and the sentences nearest the question
-    anywhere in `documents` (default: the whole corpus), scored by cosine to the question plus a bonus for sharing its
+    anywhere in `documents` (default: the whole corpus; `skipped` sentences are outside it, so
+    the search looks that much further), scored by cosine to the question plus a bonus for sharing its
     (stemmed, typo-corrected) words; best first."""
     from .sparse import stems
 
     ids = {s for h in hits for s in range(index.chunks[h.chunk].first_sentence, index.chunks[h.chunk].last_sentence)}
     if sel.sentence_search and len(index.sentences):
         _, nearest = index.sentence_dense.search(np.asarray(query_vector, dtype=np.float32).reshape(1, -1),
-                                                 min(sel.sentence_search, len(index.sentences)))
+                                                 min(sel.sentence_search + skipped, len(index.sentences)))
         ids |= {int(i) for i in nearest[0] if i >= 0}
     ids = sorted(ids)
     ids = [i for i in ids if is_quotable(index.sentences[i].text, sel)
@@ -146,7 +148,7 @@ def build_quotes(index, groups: list[list[Candidate]], hits: list[Hit]) -> tuple
             s = index.sentences[cand.sentence]
             chunk = chunk_of[cand.sentence]
             quote = Quote(s.text, 0, s.doc_id, s.start, s.end, round(cand.score, 4), chunk.text, chunk.start,
-                          flags=detect(s.text))
+                          flags=flags_of(s.text, index.claim_matches(cand.sentence)))
             if not verify(quote, index.doc_by_id):
                 continue
             citation = citations.setdefault(s.doc_id, len(citations) + 1)
@@ -165,6 +167,7 @@ def add_agreement(index, quotes: list[Quote], known: dict, total: int,
     whether the sources give different timings."""
     quotes = list(quotes)
     citations = {q.source_id: q.citation for q in quotes}
+    said = [_claim_words(index, q) for q in quotes]  # in each quote, the first words that make each claim
     claims = claims_to_count([f for q in quotes if q.role == "answer" for f in q.flags], known, sel.max_agreements)
     out: list[Agreement] = []
     for claim in claims:
@@ -172,26 +175,46 @@ def add_agreement(index, quotes: list[Quote], known: dict, total: int,
         order = sorted(docs, key=lambda d: (citations.get(d, len(index.docs) + 1), d))
         members, words = [], []
         for doc in order[:sel.max_per_claim]:
-            i = next((k for k, q in enumerate(quotes) if q.source_id == doc and _words_for(q.text, claim)), None)
+            i = next((k for k, q in enumerate(quotes) if q.source_id == doc and claim in said[k]), None)
             if i is None:
-                s = index.sentences[docs[doc].sentence]
-                chunk = index.chunks[index.chunk_of_sentence(docs[doc].sentence)]
-                quote = Quote(s.text, 0, doc, s.start, s.end, 0.0, chunk.text, chunk.start, detect(s.text),
-                              role="agreement")
+                where = docs[doc]
+                s = index.sentences[where.sentence]
+                chunk = index.chunks[index.chunk_of_sentence(where.sentence)]
+                quote = Quote(s.text, 0, doc, s.start, s.end, 0.0, chunk.text, chunk.start,
+                              flags_of(s.text, index.claim_matches(where.sentence)), role="agreement")
                 if not verify(quote, index.doc_by_id):
                     continue
                 quotes.append(replace(quote, citation=citations.setdefault(doc, len(citations) + 1)))
+                said.append(_claim_words(index, quotes[-1]))
                 i = len(quotes) - 1
             members.append(i)
-            words.append(_words_for(quotes[i].text, claim))
+            words.append(said[i][claim])
         out.append(Agreement(claim, kind_of(claim), tuple(order), total, tuple(members), tuple(words)))
-    differ = ("timing",) if sum(c in TIMING for c in claims) >= 2 else ()
+    differ = ("timing",) if any(c in TIMING for c in claims) and timings_differ(known) else ()
     return quotes, out, differ
 
 
-def _words_for(text: str, claim: str) -> str:
-    """The first words of `text` that make `claim` ("" if none)."""
-    return next((text[m.start:m.end] for m in matches(text) if m.claim == claim), "")
+def _claim_words(index, quote: Quote, context: int = 3) -> dict[str, str]:
+    """claim -> the words of `quote` that make it, with a few words either side ("…" where
+    the quote goes on), from the index's stored matches: all the words a claim spans, so a
+    list of conditions is shown whole."""
+    row = index.sentences.find(quote.source_id, quote.start)
+    spans: dict[str, tuple[int, int]] = {}
+    for m in index.claim_matches(row) if row is not None else []:
+        if m.claim:
+            s, e = spans.get(m.claim, (m.start, m.end))
+            # the first match of a claim; a many-conditions claim runs from its first to last condition
+            spans[m.claim] = (s, max(e, m.end)) if m.kind == "many_conditions" else (s, e)
+    return {claim: _in_context(quote.text, s, e, context) for claim, (s, e) in spans.items()}
+
+
+def _in_context(text: str, start: int, end: int, words: int) -> str:
+    """text[start:end] with up to `words` words either side, and "…" where text is cut."""
+    left, right = text[:start].split(" "), text[end:].split(" ")
+    cut_left, cut_right = len(left) > words + 1, len(right) > words + 1
+    head = " ".join(left[-(words + 1):]) if cut_left else text[:start]
+    tail = " ".join(right[:words + 1]) if cut_right else text[end:]
+    return ("…" if cut_left else "") + head + text[start:end] + tail + ("…" if cut_right else "")
 
 
 def sources_for(quotes: list[Quote], docs: dict[str, Document]) -> list[Source]:
@@ -224,8 +247,9 @@ def render_flags(flags) -> str:
 
 
 def render_agreement(quotes: list[Quote], agreement, differ) -> list[str]:
-    """One line per flagged claim: how many sources make it, and each one's words. Timings
-    that differ are listed together under a line that says so."""
+    """One line per flagged claim, starting with who makes it: how many sources, then each
+    one's words (with a little context) and citation. Timings are listed together, under a
+    line saying the sources give different ones when they do."""
     if not agreement:
         return []
 
@@ -234,25 +258,27 @@ def render_agreement(quotes: list[Quote], agreement, differ) -> list[str]:
         count = messages.ONLY_ONE.format(total=a.total) if n == 1 else messages.MANY.format(n=n, total=a.total)
         refs = " · ".join(f"“{escape(w)}” [{quotes[i].citation}]" for i, w in zip(a.quotes, a.words))
         more = " " + messages.AND_MORE.format(n=n - len(a.quotes)) if n > len(a.quotes) else ""
-        return f"**{escape(a.claim[:1].upper() + a.claim[1:])}**: {count} — {refs}{more}"
+        return f"**{messages.CLAIMED_BY.format(count=count)}** {escape(a.claim)} — {refs}{more}"
 
-    nested = "timing" in differ
+    timings = [a for a in agreement if a.claim in TIMING]
+    nested = len(timings) > 1
     lines = [f"**{messages.AGREEMENT_HEADING}**", ""]
-    lines += [f"- {line(a)}" for a in agreement if not (nested and a.claim in TIMING)]
+    lines += [f"- {line(a)}" for a in agreement if not (nested and a in timings)]
     if nested:
-        lines.append(f"- **{messages.DIFFER_TIMING}**")
-        lines += [f"  - {line(a)}" for a in agreement if a.claim in TIMING]
+        lines.append(f"- **{messages.DIFFER_TIMING if 'timing' in differ else messages.SAME_TIMING}**")
+        lines += [f"  - {line(a)}" for a in timings]
     return lines + [""]
 
 
 def render_regulator(facts) -> list[str]:
+    """The project's own summary of regulator pages (not quotes of them), each with its link."""
     if not facts:
         return []
     lines = [f"**{messages.REGULATOR_HEADING}**", "", f"_{messages.REGULATOR_NOTE}_", ""]
     for f in facts:
-        link = f" <{html.escape(f.url, quote=True)}>" if f.url.startswith(("http://", "https://")) else ""
-        lines += [f"> “{escape(f.quote.text)}” — {escape(f.source)}{link}", ""]
-    return lines
+        link = f", <{html.escape(f.url, quote=True)}>" if f.url.startswith(("http://", "https://")) else ""
+        lines.append(f"- {escape(f.quote.text)} ({messages.FROM} {escape(f.source)}{link})")
+    return lines + [""]
 
 
 def render(quotes: list[Quote], layout: list[list[int]], sources: list[Source], total_sources: int,

@@ -51,6 +51,7 @@ CSS = """
            border-radius: 4px; padding: 0 6px; margin-right: 4px; cursor: help; }
 .qa-reference { border-color: #2563eb; background: #eff6ff; }
 .qa-reference .qa-label { background: #bfdbfe; color: #1e3a8a; }
+.qa-facts { margin: 6px 0 0 0; padding-left: 18px; font-size: 0.92rem; color: #1f2937; }
 """
 
 
@@ -136,12 +137,13 @@ def regulator_html(answer: Answer) -> str:
     esc = html.escape
     items = []
     for f in answer.regulator:
-        link = (f' — <a href="{esc(f.url, quote=True)}" target="_blank" rel="noopener noreferrer nofollow">'
-                f'{esc(f.source)}</a>') if f.url.startswith(("http://", "https://")) else f" — {esc(f.source)}"
-        items.append(f'<blockquote class="qa-passage">{esc(f.quote.text)}{link}</blockquote>')
+        page = (f'<a href="{esc(f.url, quote=True)}" target="_blank" rel="noopener noreferrer nofollow">'
+                f'{esc(f.source)}</a>') if f.url.startswith(("http://", "https://")) else esc(f.source)
+        items.append(f"<li>{esc(f.quote.text)} <span class=\"qa-meta\">({messages.FROM} {page})</span></li>")
     return (f'<article class="qa-source qa-reference"><div><span class="qa-source-title">'
             f'{esc(messages.REGULATOR_HEADING)}</span><span class="qa-label">reference note</span></div>'
-            f'<div class="qa-meta">{esc(messages.REGULATOR_NOTE)}</div>{"".join(items)}</article>')
+            f'<div class="qa-meta">{esc(messages.REGULATOR_NOTE)}</div><ul class="qa-facts">{"".join(items)}</ul>'
+            f'</article>')
 
 
 def sources_html(answer: Answer) -> str:

@@ -153,7 +153,7 @@ def evaluate(qa, questions: list[Labelled], corpus: Path | None = None, flag_lab
                     report.regulator_missed.append(q.id)
             elif answer.regulator:
                 report.regulator_unexpected.append(q.id)
-        for quote in answer.quotes:
+        for quote in answer.quotes + tuple(f.quote for f in answer.regulator):
             if q.route == "answer" and q.sources and quote.role == "answer":
                 report.quotes_answerable += 1
                 report.quotes_on_source += int(quote.source_id in q.sources)

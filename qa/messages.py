@@ -4,8 +4,9 @@ prose the bot shows that is not a quote; none of it makes a claim about a treatm
 MARKETING_LABEL = "marketing source"
 
 DISCLAIMER_MARKETING = (
-    "These quotes come from marketing materials (press releases and promotional articles), "
-    "not from medical evidence. Nothing here is medical advice: ask a qualified clinician about "
+    "The quoted sources are marketing materials (press releases and promotional articles), "
+    "not medical evidence; any regulator facts shown are this project's own notes, linked to public pages. "
+    "Nothing here is medical advice: ask a qualified clinician about "
     "your own situation. In a crisis, call or text 988 (US) or find a line at findahelpline.com."
 )
 DISCLAIMER_GENERAL = (
@@ -17,15 +18,18 @@ DISCLAIMER_GENERAL = (
 ANSWER_INTRO = "Here is what the sources say, quoted word for word:"
 
 FLAGGED = "Promotional wording:"
-AGREEMENT_HEADING = "How many sources make these claims (counted by document, not by sentence)"
+AGREEMENT_HEADING = "Which sources make these claims (counted by document, not by sentence)"
+CLAIMED_BY = "Claimed by {count}:"
 MANY = "{n} of {total} sources"
 ONLY_ONE = "only 1 of {total} sources"
 AND_MORE = "and {n} more"
-DIFFER_TIMING = "The sources differ on timing:"
+DIFFER_TIMING = "The sources give different timings:"
+SAME_TIMING = "Timings the sources give:"
 
 REGULATOR_HEADING = "What regulators say"
-REGULATOR_NOTE = ("Quoted from a reference note this project wrote from regulator and journal pages; it is not "
-                  "one of the promotional documents above. Each fact links the page it comes from.")
+REGULATOR_NOTE = ("Not from the sources above: a reference note this project wrote from regulator pages (and one "
+                  "journal review), each fact with the page it comes from.")
+FROM = "from"
 
 CRISIS = """**It sounds like you are going through something really painful. You deserve support right now, and reaching out is a good step.**
 

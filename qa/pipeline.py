@@ -87,9 +87,9 @@ class QA:
     def claims(self) -> dict:
         """claim -> source -> where it makes it, over every sentence of the sources."""
         if self._claims is None:
-            from .claims import claim_index
+            from .claims import claims_by_source
 
-            self._claims = claim_index(self.index, self.sources)
+            self._claims = claims_by_source(self.index.claims, self.index.sentences, self.sources)
         return self._claims
 
     # ---- the one code path ----------------------------------------------------------
@@ -131,7 +131,8 @@ class QA:
 
     def regulator(self, text: str, vector, evidence: "Evidence") -> tuple:
         """What the reference notes say on the question's regulator topics, verified."""
-        facts = self.reference.select(topics(" ".join((text,) + evidence.corrected)), vector, set(evidence.terms))
+        facts = self.reference.select(topics(" ".join((text,) + evidence.corrected)), vector, set(evidence.terms),
+                                      self.selection.lexical_weight)
         return tuple(f for f in facts if verify(f.quote, self.index.doc_by_id))
 
     def evidence(self, text: str, vector) -> "Evidence":
@@ -141,7 +142,8 @@ class QA:
         scope = max((h.dense for h in found), default=0.0)  # a question the reference note covers is in scope
         hits = diversify(self.index, [h for h in found if self.index.chunks[h.chunk].doc_id in self.sources], limit=6)
         matched = {t.matched for t in terms if t.matched}
-        candidates = score_sentences(self.index, hits, vector, matched, self.selection, self.sources) if hits else []
+        candidates = score_sentences(self.index, hits, vector, matched, self.selection, self.sources,
+                                     self.reference.sentence_count) if hits else []
         # a word only the reference note uses is still one the sources never mention
         missing = tuple(dict.fromkeys(t.word for t in terms if not t.matched or not self._in_sources(t.matched)))
         corrected = tuple(t.matched for t in terms if t.matched and t.matched != t.word)
@@ -161,7 +163,7 @@ class QA:
         return fixed_answer(text, "no_answer", body, self.disclaimer, regulator=regulator)
 
     def description(self) -> str:
-        desc = self.index.manifest["corpus"].get("description") or f"{len(self.index.docs)} documents"
+        desc = self.index.manifest["corpus"].get("description") or f"{len(self.sources)} documents"
         return escape(desc)
 
 

@@ -17,7 +17,6 @@ from .types import Quote, RegulatorFact
 
 REFERENCE_KIND = "reference"
 MAX_FACTS = 2
-LEXICAL_WEIGHT = 0.15  # the weight the sources' sentences give shared question words (answer.Selection)
 
 TOPICS = {
     "approval": r"\b(?:fda|approv\w*|licen[cs]\w*|regulat\w*|legal\w*|off[- ]label|spravato|esketamine|rems"
@@ -71,31 +70,40 @@ class Reference:
         self.doc_ids = frozenset(d.id for d in index.docs if d.meta.kind == REFERENCE_KIND)
         self.facts = [f for d in index.docs if d.id in self.doc_ids for f in facts_of(d)]
         self.sentences: list[tuple[int, Fact]] = []  # (sentence row, the fact it belongs to)
-        for i in range(len(index.sentences)):
-            s = index.sentences[i]
-            if s.doc_id in self.doc_ids:
-                fact = next((f for f in self.facts if f.doc_id == s.doc_id and f.start <= s.start and s.end <= f.end),
+        for doc_id in self.doc_ids:
+            first = index.sentences.find(doc_id, 0)
+            row = first if first is not None else len(index.sentences)
+            while row < len(index.sentences) and index.sentences[row].doc_id == doc_id:
+                s = index.sentences[row]
+                fact = next((f for f in self.facts if f.doc_id == doc_id and f.start <= s.start and s.end <= f.end),
                             None)
                 if fact is not None:
-                    self.sentences.append((i, fact))
+                    self.sentences.append((row, fact))
+                row += 1
+        from .sparse import stems
+
+        texts = [index.sentences[i].text for i, _ in self.sentences]
+        self._topics = [set(topics(t)) for t in texts]  # worked out once, not per question
+        self._stems = [set(stems(t)) for t in texts]
+        spans = np.asarray(index.sentences.spans)
+        ids = [i for i, d in enumerate(index.docs) if d.id in self.doc_ids]
+        self.sentence_count = int(np.isin(spans[:, 0], ids).sum()) if len(spans) else 0  # all rows of the notes
 
     def select(self, question_topics: tuple[str, ...], vector: np.ndarray, words: set[str] = frozenset(),
-               limit: int = MAX_FACTS) -> list[RegulatorFact]:
+               lexical_weight: float = 0.0, limit: int = MAX_FACTS) -> list[RegulatorFact]:
         """The facts most like the question, preferring facts on its topics; none when the
         question touches no regulator topic or the collection has no reference note."""
         if not question_topics or not self.sentences:
             return []
-        from .sparse import stems
-
         rows = [i for i, _ in self.sentences]
         scores = np.asarray(self.index.sentence_vectors[rows]) @ np.asarray(vector, dtype=np.float32)
         if words:  # as for the sources' sentences: sharing the question's words is evidence too
-            scores = scores + LEXICAL_WEIGHT * np.array(
-                [len(words & set(stems(self.index.sentences[i].text))) / len(words) for i in rows])
+            scores = scores + lexical_weight * np.array([len(words & st) / len(words) for st in self._stems])
         wanted = set(question_topics)
         # facts on the question's own topics first, then by likeness to the question
-        ranked = sorted(((bool(wanted & set(topics(self.index.sentences[i].text))), float(sc), i, f)
-                         for sc, (i, f) in zip(scores, self.sentences)), key=lambda t: (-t[0], -t[1], t[2]))
+        ranked = sorted(((bool(wanted & tp), float(sc), i, f)
+                         for sc, tp, (i, f) in zip(scores, self._topics, self.sentences)),
+                        key=lambda t: (-t[0], -t[1], t[2]))
         out: list[RegulatorFact] = []
         used: set[Fact] = set()
         for _, score, i, fact in ranked:

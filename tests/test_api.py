@@ -142,7 +142,7 @@ def test_api_answers_with_verified_quotes_and_marketing_sources(chat_server, cli
     for a in result["agreement"]:
         for i, words in zip(a["quotes"], a["words"]):
             q = result["quotes"][i]
-            assert words in q["text"] and f"“{escape(words)}” [{q['citation']}]" in result["answer_markdown"]
+            assert words.strip("…") in q["text"] and f"“{escape(words)}” [{q['citation']}]" in result["answer_markdown"]
     assert all(f["url"].startswith("https://") and escape(f["text"]) in result["answer_markdown"]
                for f in result["regulator"])
     cited = {s["id"] for s in result["sources"]}

@@ -92,3 +92,22 @@ def test_detector_on_sentences_it_was_not_written_for():
     m = flag_metrics(load_flag_labels(REPO / "tests" / "data" / "claims_heldout" / "set3.jsonl"))
     assert m["all"]["precision"] >= 0.8 and m["all"]["recall"] >= 0.65
     assert m["sentences"]["precision"] >= 0.85 and m["sentences"]["recall"] >= 0.8
+
+
+def test_timings_differ_between_sources_not_within_one():
+    from qa.claims import Occurrence, timings_differ
+
+    one_source_range = {"relief within hours": {"a": Occurrence(0)}, "relief within days": {"a": Occurrence(0)}}
+    assert not timings_differ(one_source_range)  # "within hours or days" from one source
+    assert not timings_differ({"relief within hours": {"a": Occurrence(0), "b": Occurrence(5)}})
+    assert timings_differ({"relief within hours": {"a": Occurrence(0), "b": Occurrence(5)},
+                           "relief within an hour": {"b": Occurrence(6)}})
+
+
+def test_claim_words_keep_a_little_context_and_mark_cuts():
+    from qa.answer import _in_context
+
+    text = "Unlike older drugs that take weeks, ketamine often provides relief within hours or days."
+    i = text.index("within hours")
+    assert _in_context(text, i, i + len("within hours"), 3) == "…often provides relief within hours or days."
+    assert _in_context("Rapid relief for all.", 0, 5, 3) == "Rapid relief for all."

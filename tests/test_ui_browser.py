@@ -120,7 +120,7 @@ def test_flags_agreement_and_regulator_section_on_the_page(page):
     expect(answer).to_contain_text(messages.FLAGGED)
     expect(answer).to_contain_text("speed or certainty promise")
     expect(answer).to_contain_text(messages.AGREEMENT_HEADING)
-    expect(answer).to_contain_text(re.compile(r"5 of \d sources — "))
+    expect(answer).to_contain_text(re.compile(r"Claimed by 5 of \d sources: relief within hours"))
     expect(answer).to_contain_text(messages.REGULATOR_HEADING)
     sources = page.locator("#qa-sources")
     badge = sources.locator(".qa-flag").first
