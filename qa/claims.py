@@ -269,12 +269,19 @@ FINGERPRINT = hashlib.sha256("\n".join(
 KINDS: tuple[str, ...] = tuple(LABELS)
 
 
-def match_rows(texts) -> np.ndarray:
+def match_rows(texts, known: dict[str, list[tuple]] | None = None) -> np.ndarray:
     """(class id in KINDS, claim id in CLAIMS or -1, text number, start, end) for every rule
     that fires on each text, in text order: computed once when the index is built, so that
-    answering a question runs no rule."""
-    rows = [(KINDS.index(m.kind), CLAIMS.index(m.claim) if m.claim else -1, i, m.start, m.end)
-            for i, text in enumerate(texts) for m in matches(text)]
+    answering a question runs no rule. `known` (text -> its (class, claim, start, end)
+    rows, from the previous build by the same rules) spares texts that did not change."""
+    known = known or {}
+    rows = []
+    for i, text in enumerate(texts):
+        found = known.get(text)
+        if found is None:
+            found = [(KINDS.index(m.kind), CLAIMS.index(m.claim) if m.claim else -1, m.start, m.end)
+                     for m in matches(text)]
+        rows += [(k, c, i, s, e) for k, c, s, e in found]
     return np.asarray(rows, dtype=np.int64).reshape(-1, 5)
 
 

@@ -175,6 +175,7 @@ class Index:
         if (previous is not None and previous.manifest["model"] == identity.as_dict()
                 and previous.manifest["chunking"] == params.as_dict()):  # same recipe for the embedded texts
             cache = previous.vectors_by_hash()
+        known_claims = previous.claims_by_text() if previous is not None else {}
         titles = {d.id: d.meta.title for d in documents}
         texts = [c.text for c in chunks] + [sentence_context(titles[s.doc_id], s.text) for s in sentences]
         hashes = [text_hash(t) for t in texts]
@@ -197,7 +198,7 @@ class Index:
             "built_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
             "warnings": list(warnings),
         }
-        index = cls._assemble(manifest, documents, sentences, chunks, chunk_vectors, sentence_vectors)
+        index = cls._assemble(manifest, documents, sentences, chunks, chunk_vectors, sentence_vectors, known_claims)
         report = BuildReport(len(documents), len(chunks), len(sentences),
                              len(texts) - len(todo), len(todo), time.perf_counter() - started,
                              tuple(warnings))
@@ -257,17 +258,29 @@ class Index:
 
     @classmethod
     def _assemble(cls, manifest: dict, docs: list[Document], sentences, chunks, chunk_vectors: np.ndarray,
-                  sentence_vectors: np.ndarray) -> "Index":
+                  sentence_vectors: np.ndarray, known_claims: dict | None = None) -> "Index":
         """A new index from its parts: records their sizes and index kinds in the manifest,
-        and builds the dense and BM25 search structures over them."""
+        and builds the dense and BM25 search structures and the claim matches over them."""
         manifest.update({
             "counts": {"documents": len(docs), "chunks": len(chunks), "sentences": len(sentences)},
             "dense": dense_kind(len(chunks)),
             "dense_sentences": dense_kind(len(sentences)),
             "claims": {"detector": claim_rules.FINGERPRINT},
         })
+        sentences = sentences if isinstance(sentences, SentenceTable) else SentenceTable.of(docs, sentences)
+        claims = claim_rules.match_rows((s.text for s in sentences), known_claims)
         return cls(manifest, docs, sentences, chunks, chunk_vectors, sentence_vectors,
-                   dense_index(chunk_vectors), SparseIndex.build([c.text for c in chunks]))
+                   dense_index(chunk_vectors), SparseIndex.build([c.text for c in chunks]), claims=claims)
+
+    def claims_by_text(self) -> dict[str, list[tuple]]:
+        """sentence text -> its claim matches (class, claim, start, end), for a rebuild by the
+        same rules; empty when other rules built this index."""
+        if self.manifest.get("claims", {}).get("detector") != claim_rules.FINGERPRINT:
+            return {}
+        rows: dict[int, list[tuple]] = {}
+        for k, c, i, s, e in np.asarray(self.claims).tolist():
+            rows.setdefault(i, []).append((k, c, s, e))
+        return {self.sentences[i].text: rows.get(i, []) for i in range(len(self.sentences))}
 
     def vectors_by_hash(self) -> dict[str, np.ndarray]:
         out = {text_hash(c.text): v for c, v in zip(self.chunks, self.chunk_vectors)}

@@ -231,3 +231,23 @@ def test_claims_are_stored_and_an_index_from_another_detector_is_stale(seed_corp
     np.save(build / "claims.npy", bad)
     with pytest.raises(IndexCorrupt):
         Index.load(folder)
+
+
+def test_rebuild_runs_the_claim_rules_only_on_new_sentences(seed_corpus, embedder, monkeypatch):
+    from qa import claims
+
+    first, _ = Index.build(seed_corpus, embedder)
+    doc = seed_corpus / "004_31ebd1b01557a12b.txt"
+    doc.write_text(doc.read_text(encoding="utf-8") + "\n\nA revolutionary new clinic gives immediate results.\n",
+                   encoding="utf-8")
+    seen: list[str] = []
+    rules = claims.matches
+    monkeypatch.setattr(claims, "matches", lambda text: seen.append(text) or rules(text))
+    again, _ = Index.build(seed_corpus, embedder, previous=first)
+    assert seen == ["A revolutionary new clinic gives immediate results."]
+    monkeypatch.setattr(claims, "matches", rules)
+    fresh, _ = Index.build(seed_corpus, embedder)
+    assert np.array_equal(again.claims, fresh.claims)  # reuse gives what running every rule gives
+    stored = again.doc_by_id["004_31ebd1b01557a12b"].text
+    row = again.sentences.find("004_31ebd1b01557a12b", stored.index("A revolutionary"))
+    assert {m.kind for m in again.claim_matches(row)} == {"hype", "speed"}
