@@ -1,5 +1,5 @@
-"""Regulator context: when a question touches approval, safety, side effects, speed or the
-strength of the evidence, quote what the collection's reference notes (documents of kind
+"""Regulator context: when a question touches approval, safety (abuse included), side
+effects, speed or the strength of the evidence, quote what the collection's reference notes (documents of kind
 "reference", written by the project from regulator pages) say, apart from the marketing.
 
 A reference note is plain paragraphs: a line "Source: <name> — <https link>", then the facts
@@ -23,6 +23,7 @@ TOPICS = {
                 r"|certified|prescri(?:ption|bed)|nasal spray|at home|take[- ]home|compounded)\b",
     "safety": r"\b(?:safe\w*|unsafe|risks?|risky|danger\w*|harm(?:ful|s)?|addict\w*|abuse|misuse|warnings?"
               r"|toleran\w*|tolerated|pregnan\w*|dependen\w*|overdose|boxed)\b",
+    "abuse": r"\b(?:addict\w*|abuse|misuse|dependen\w*|habit[- ]forming|recreational)\b",
     "side_effects": r"\bside[- ]?effects?\b|\b(?:adverse|dissociat\w*|nause\w*|dizz\w*|sedat\w*|vertigo"
                     r"|blood pressure|hallucinat\w*|drowsy|detached)\b",
     "speed": r"\b(?:fast\w*|quick\w*|rapid\w*|speed|soon|immediate\w*|instant\w*|onset|overnight|hours"
@@ -100,8 +101,8 @@ class Reference:
         if words:  # as for the sources' sentences: sharing the question's words is evidence too
             scores = scores + lexical_weight * np.array([len(words & st) / len(words) for st in self._stems])
         wanted = set(question_topics)
-        # facts on the question's own topics first, then by likeness to the question
-        ranked = sorted(((bool(wanted & tp), float(sc), i, f)
+        # facts sharing more of the question's topics first, then by likeness to the question
+        ranked = sorted(((len(wanted & tp), float(sc), i, f)
                          for sc, tp, (i, f) in zip(scores, self._topics, self.sentences)),
                         key=lambda t: (-t[0], -t[1], t[2]))
         out: list[RegulatorFact] = []

@@ -166,6 +166,8 @@ def test_regulator_section_only_where_the_question_touches_it(real_qa):
     # the marketing sources are silent on approval; the reference note is quoted apart, not as an answer
     assert fda.route == "no_answer" and not fda.quotes and "do not address" in fda.answer_markdown
     assert any("not FDA-approved" in f.quote.text for f in fda.regulator)
+    addictive = real_qa.ask("Is ketamine addictive?")  # the fact on the question's own topic comes first
+    assert addictive.route == "no_answer" and "abuse and misuse" in addictive.regulator[0].quote.text
     for question in ("I want to end it all.", "What dose of ketamine should I take?"):
         a = real_qa.ask(question)
         assert a.route in ("crisis", "medical_advice") and not a.regulator and not a.quotes
