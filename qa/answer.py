@@ -8,6 +8,7 @@ in `messages.py`.
 
 from __future__ import annotations
 
+import heapq
 import html
 import re
 from dataclasses import dataclass, replace
@@ -172,9 +173,10 @@ def add_agreement(index, quotes: list[Quote], known: dict, total: int,
     out: list[Agreement] = []
     for claim in claims:
         docs = known[claim]
-        order = sorted(docs, key=lambda d: (citations.get(d, len(index.docs) + 1), d))
-        members, words = [], []
-        for doc in order[:sel.max_per_claim]:
+        # the sources already quoted first; a partial sort, as thousands of sources may make a claim
+        order = heapq.nsmallest(sel.max_per_claim, docs, key=lambda d: (citations.get(d, len(index.docs) + 1), d))
+        members, words, shown = [], [], []
+        for doc in order:
             i = next((k for k, q in enumerate(quotes) if q.source_id == doc and claim in said[k]), None)
             if i is None:
                 where = docs[doc]
@@ -188,8 +190,9 @@ def add_agreement(index, quotes: list[Quote], known: dict, total: int,
                 said.append(_claim_words(index, quotes[-1]))
                 i = len(quotes) - 1
             members.append(i)
+            shown.append(doc)
             words.append(said[i][claim])
-        out.append(Agreement(claim, kind_of(claim), tuple(order), total, tuple(members), tuple(words)))
+        out.append(Agreement(claim, kind_of(claim), len(docs), total, tuple(shown), tuple(members), tuple(words)))
     differ = ("timing",) if any(c in TIMING for c in claims) and timings_differ(known) else ()
     return quotes, out, differ
 
@@ -254,7 +257,7 @@ def render_agreement(quotes: list[Quote], agreement, differ) -> list[str]:
         return []
 
     def line(a) -> str:
-        n = len(a.documents)
+        n = a.count
         count = messages.ONLY_ONE.format(total=a.total) if n == 1 else messages.MANY.format(n=n, total=a.total)
         refs = " · ".join(f"“{escape(w)}” [{quotes[i].citation}]" for i, w in zip(a.quotes, a.words))
         more = " " + messages.AND_MORE.format(n=n - len(a.quotes)) if n > len(a.quotes) else ""

@@ -97,9 +97,10 @@ class Agreement:
 
     claim: str  # e.g. "relief within hours"
     kind: str  # the flag class it belongs to
-    documents: tuple[str, ...]  # every marketing source that makes it
+    count: int  # marketing sources that make it
     total: int  # marketing sources in the collection
-    quotes: tuple[int, ...]  # indices into Answer.quotes: the quote shown for each source, up to a limit
+    documents: tuple[str, ...]  # the sources shown making it (those already quoted first), up to a limit
+    quotes: tuple[int, ...]  # indices into Answer.quotes: the quote shown for each of those sources
     words: tuple[str, ...]  # in each of those quotes, the words that make the claim
 
 
