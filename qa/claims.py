@@ -57,33 +57,40 @@ DESCRIPTIONS = {
     "exaggeration": "Advice to readers, or a cause stated as certain.",
 }
 
+# a time when side effects fade is not a promise of relief ("effects that fade within an hour")
+_NOT_FADING = r"(?<!fade )(?<!fades )(?<!subside )(?<!subsides )(?<!wear off )(?<!wears off )"
+
 RULES: tuple[Rule, ...] = tuple(
     _rules("hype", [
         ("", r"\bbreakthrough\b(?!\s+therapy\s+designation)"),
-        ("", r"\b(?:groundbreaking|ground-breaking|revolutionary|transformative|miraculous|miracle|unparalleled"
+        ("", r"(?<!['‘“\"])\b(?:groundbreaking|ground-breaking|revolutionary|transformative|miraculous|miracle|unparalleled"
              r"|unprecedented|remarkable|extraordinary|life[- ]?changing|life[- ]?saving|lifesaver|lifeline"
              r"|game[- ]changer|game[- ]changing|cutting[- ]edge|renowned|world[- ]class|amazing|incredible"
              r"|ultimate|best[- ]kept secret|astonishing|astounding|stunning|next[- ]generation|state[- ]of[- ]the[- ]art"
-             r"|powerhouse|nothing short of|most advanced|most important advance)\b"),
+             r"|powerhouse|nothing short of|most advanced|most important advance|profound)\b"),
         ("", r"\b(?:gives?|given|gave) (?:\w+ ){0,3}(?:their|your|them their) (?:lives?|life) back\b|\btransforms\b"),
         ("", r"\bpowerful\s+(?:alternative|antidepressant|treatment|therap\w+|effects?|propert\w+|tool|option)"),
         ("", r"\bnew era\b"),
         ("", r"\bchang(?:ing|es) lives\b"),
     ])
     + _rules("speed", [
-        ("relief within an hour", r"\bwithin (?:just |only )?(?:1|one|an) hour\b|\bwithin (?:just )?minutes\b"),
-        ("relief within hours", r"\b(?:with)?in (?:just |only )?(?:a few |several |24 |twenty[- ]four )?hours\b"),
-        ("relief within days", r"\bwithin (?:hours or )?days\b"),
+        ("relief within an hour", r"\b" + _NOT_FADING + r"within (?:just |only )?(?:1|one|an) hour\b|\b" + _NOT_FADING
+                                  + r"within (?:just )?minutes\b|\bin under (?:an hour|\d+ minutes)\b"),
+        ("relief within hours", r"\b" + _NOT_FADING + r"(?:with)?in (?:just |only )?(?:a few |several |24 |twenty[- ]four )?hours\b"),
+        ("relief within days", r"\b" + _NOT_FADING + r"within (?:hours or )?days\b|\b" + _NOT_FADING
+                               + r"within (?:a|one|two|\d+) (?:days?|weeks?)\b"
+                               + r"|\bin (?:just|only) (?:\d+|two|three|four|five|six|seven|a few) days\b"),
         ("immediate relief", r"\b(?:immediate(?:ly)?|instant(?:ly|aneous)?|overnight)\b"
                              r"|\bafter (?:just |only )?(?:one|a single|1|their (?:very )?first|the first)"
-                             r" (?:session|infusion|treatment|visit|dose)\b|\bin (?:record time|under an hour)\b"
+                             r" (?:session|infusion|treatment|visit|dose)\b|\bin record time\b"
                              r"|\bfrom the (?:very )?first (?:session|infusion|treatment|visit|dose)\b"
-                             r"|\b(?:a single|one) (?:session|infusion|treatment|dose) (?:delivers|brings|gives)\b"
+                             r"|\b(?:a single|one) (?:session|infusion|treatment|dose|ceremony|visit|shot|injection)"
+                             r"(?: \w+){0,6} (?:delivers|brings|gives|can accomplish)\b"
                              r"|\bin as little as\b|\bby (?:dinnertime|tonight|tomorrow)\b"
                              r"|\bbefore they (?:leave|get home|walk out)\b"),
         ("relief within hours", r"\bin a matter of (?:hours|minutes)\b"),
-        ("rapid relief", r"\brapid(?:ly)?\b(?! growing)|\bfast(?:er)?\b|\bfast[- ]acting\b|\bits speed\b"
-                         r"|(?<!subside )(?<!fade )(?<!wear off )\bquick(?:ly)?\b"),
+        ("rapid relief", r"\brapid(?:ly)?\b(?! growing| eye)|\bfast(?:er)?\b(?! for\b|[- ]track)|\bfast[- ]acting\b"
+                         r"|\bits speed\b|\b(?<!subside )(?<!fade )(?<!wear off )(?<!\bis )(?<!\bare )quick(?:ly)?\b"),
         ("guaranteed results", r"\bguarantee[ds]?\b"),
     ])
     + _rules("efficacy", [
@@ -93,11 +100,14 @@ RULES: tuple[Rule, ...] = tuple(
                            r"|\bhelped (?:thousands|hundreds|millions)\b"
                            r"|\b\d{1,3}\s*(?:%|percent) (?:remission|response|success|cure|recovery) rate\b"
                            r"|\bup to \d{1,3}\s*(?:%|percent)\b|\bmost of our (?:patients|clients|customers|members)\b"
-                           r"|\b(?:hundreds|thousands) of (?:people|patients|clients|customers)\b"),
+                           r"|\b(?:hundreds|thousands) of (?:people|patients|clients|customers)\b"
+                           r"|\bmost (?:of our )?(?:patients|clients|people) (?:feel|notice|see|report|experience|respond)\b"
+                           r"|\ban average of \d+ (?:pounds|lbs|kilos|kg)\b"),
         ("better than other treatments", r"\b(?:better|more effective|faster and better|superior|fewer side effects)"
                                          r"\b[^.]{0,40}\bthan\b|\bunparalleled by\b|\bmore effective alternative\b"
                                          r"|\blike nothing else\b|\bwhen nothing else (?:has )?work(?:s|ed)\b"
-                                         r"|\bbetter than anything\b|\bwell above\b|\bworks when\b"),
+                                         r"|\bbetter than anything\b|\bwell above\b|\b(?:works|results) when\b"
+                                         r"|\bas effective as\b|\bwhat (?:years|months) of [^.]{0,40}\b(?:cannot|can[’']t)\b"),
         ("studies back it", r"\b(?:research|studies|study|trials?|science)\s+(?:ha(?:ve|s)\s+)?"
                                   r"(?:consistently\s+)?(?:shows?|shown|demonstrated|proven|proves)\b"
                                   r"|\bha(?:s|ve) been (?:shown|proven) to\b|\bproven to\b|\bin clinical studies\b|\bhas been found to\b"
@@ -112,19 +122,22 @@ RULES: tuple[Rule, ...] = tuple(
     + _rules("safety", [
         ("few side effects", r"\b(?:minimal|no|few|fewer|little|mild)\s+side[- ]effects\b"
                              r"|\blow risk\b|\brisk[- ]free\b|\bno risk\b|\bnone of the side[- ]effects\b"
-                             r"|\bwithout (?:worrying about |the |any )?(?:side[- ]effects|grogginess|crash|downsides?)\b"),
+                             r"|\bwithout (?:worrying about |the |any )?(?:side[- ]effects|grogginess|crash|downsides?)\b"
+                             r"|\bside[- ]effect[- ]free\b|\bwithout the (?:risks?|dangers?|memory loss)\b"),
         ("well tolerated", r"\bwell[- ]tolerated\b|\b(?:subside|fade|wear off)\s+quickly\b"
                            r"|\bfind them manageable\b"),
         ("safe", r"\b(?:completely |totally |perfectly |very )?safe\b(?! messaging)|\bnon[- ]addictive\b"
-                       r"|\b(?:100% |all[- ])natural\b|\bdrug[- ]free\b"),
+                       r"|\b(?:100% |all[- ])natural\b"),
     ])
     + _rules("testimonial", [
-        ("patients' reports", r"\b(?:patients|individuals|clients|people|customers|guests|users|members)\b"
+        ("patients' reports", r"\b(?:patients|individuals|clients|people|customers|guests|users|members|parents"
+                              r"|families|veterans)\b"
                                      r"[^.]{0,40}\b(?:report|reported|tell us|told us|describe|rave|are amazed|say)\b"
-                                     r"|\b[A-Z][a-z]+ told us\b|\b(?:we|our (?:physicians|doctors|team|staff))"
-                                     r" (?:have|'ve) seen\b"
+                                     r"|\b[A-Z][a-z]+ told us\b|\b(?:we|our (?:physicians|doctors|team|staff)|"
+                                     r"Dr\.? [A-Z][a-z]+) (?:have|has|'ve) seen\b|\b(?:changed|saved) my life\b"
                                      r"|\boverwhelmingly positive\b|\bwe have (?:observed|seen)\b"
-                                     r"|['\"“‘][^'\"“”‘’]{12,}['\"”’],? (?:says|said|explains|adds)\b"
+                                     r"|[\"“][^\"“”]{12,}[\"”],? (?:\w+ ){0,3}(?:says|said|explains|adds|shared|writes)\b"
+                                     r"|(?<!\w)['‘][^'‘’]{12,}[’'],? (?:\w+ ){0,3}(?:says|said|explains|adds|shared|writes)\b"
                                      r"|\b(?:delighted|happy|satisfied) (?:client|patient|customer)s?\b"),
         ("a doctor's endorsement", r"\bDr\.\s+\w+(?:\s+\w+)?,[^.]{0,80}\b(?:explains|says|said|notes)\b"),
     ])
@@ -136,12 +149,14 @@ RULES: tuple[Rule, ...] = tuple(
              r"|\bdon[’']t wait\b"),
         ("", r"\b(?:this|that)(?:[’']s| is) (?:exactly )?why\b(?! we\b)|\bwhich is (?:exactly )?why\b"
              r"|\bplays a key role in providing\b"),
-        ("", r"\b(?:in|among) (?:mice|rats|animals|animal studies)\b|\b(?:mice|rats) (?:given|fed|treated)\b"),
+        ("", r"\b(?:mice|rats) (?:given|fed|treated)\b|\b(?:a )?stud(?:y|ies) in (?:mice|rats|animals)"
+             r" (?:shows?|showed|proves?|suggests?)\b"),
     ])
     + _rules("exaggeration", [
         ("", r"\bhelps? (?:to )?(?:restore|reverse|repair|heal|cure|the brain change)\b"
              r"|\b(?:rewires|resets|repairs|regenerates?|restores|reverses|restoring|rebalances"
-             r"|retrains|rebuilds (?:the |your )?(?:neural|brain|nerve))\b"),
+             r"|retrains|rebuilds (?:the |your )?(?:neural|brain|nerve)|reversing (?:\w+ )?ag(?:e|ing)|heals? itself)\b"
+             r"|\btrains the brain to heal\b"),
     ], unless_hedged=True)
 )
 
@@ -157,7 +172,7 @@ _CONDITIONS = {
     "pain": r"\bchronic pain\b|\bjoint pain\b|\bback pain\b|\barthritis\b|\bfibromyalgia\b",
     "migraine": r"\bmigraines?\b|\bheadaches?\b",
     "sleep": r"\binsomnia\b|\bsleep problems\b",
-    "skin": r"\bacne\b|\bwrinkles\b|\beczema\b|\bpsoriasis\b|\bclearer skin\b|\bclear up your skin\b",
+    "skin": r"\bacne\b|\bwrinkles\b|\beczema\b|\bpsoriasis\b|\bclear(?:er| up| up your| your) skin\b",
     "hair": r"\bhair loss\b",
     "inflammation": r"\binflammation\b",
     "autism": r"\bautism\b|\bADHD\b",
@@ -166,8 +181,12 @@ _CONDITIONS = {
     "covid": r"\blong covid\b",
     "lung": r"\bCOPD\b|\basthma\b",
     "ed": r"\berectile dysfunction\b",
-    "injury": r"\bsports injuries\b|\binjur(?:y|ies)\b",
-    "energy": r"\bfatigue\b|\bboost energy\b|\bimmunity\b|\bhangovers?\b",
+    "injury": r"\bsports injuries\b|\b(?:brain )?injur(?:y|ies)\b",
+    "fatigue": r"\bfatigue\b|\bboost energy\b",
+    "immunity": r"\bimmunity\b|\bfrequent colds\b",
+    "hangover": r"\bhangovers?\b|\bjet lag\b",
+    "gut": r"\bleaky gut\b|\bgut inflammation\b|\birritable bowel\b|\bIBS\b",
+    "tendon": r"\btorn tendons?\b|\btendonitis\b",
     "mood": r"\blow mood\b",
     "ocd": r"\bOCD\b|\bobsessive[- ]compulsive\b",
     "addiction": r"\baddictions?\b|\bsubstance use\b|\balcohol use disorder\b",
@@ -176,9 +195,11 @@ _CONDITIONS = {
 # one pass over the text: each match names its condition (a longer form wins where they overlap)
 _CONDITION_PATTERN = re.compile("|".join(f"(?P<{name}>{p})" for name, p in _CONDITIONS.items()), re.IGNORECASE)
 MANY_CONDITIONS = 3
+_LABEL_LIST = re.compile(r"\b(?:approved|indicated|licensed|cleared) (?:\w+ )?for\b", re.IGNORECASE)
 # "... for hangovers, jet lag and migraines": three or more short items after a word of treating
-_TREATS_LIST = re.compile(r"\b(?:treat(?:s|ing)?|help(?:s|ing)? with|recovery from|relief from|eases?|calms?"
-                          r"|(?:treatment|therapy|remedy|powerhouse|cure|solution|relief|works?|effective)\b[^,.]{0,30}?"
+_TREATS_LIST = re.compile(r"\b(?:treat(?:s|ing)?|help(?:s|ing)? with|recovery from|relief from|eases?|calms?|heals?"
+                          r"|(?:treatment|therapy|remedy|powerhouse|cure|solution|relief|works?|effective|miracle)\b"
+                          r"[^,.]{0,30}?"
                           r"\bfor)"
                           r"\s+(?:[\w'-]+(?: [\w'-]+){0,2},\s+){2,}(?:and |or )?[\w'-]+", re.IGNORECASE)
 _MANY_CLAIM = "one treatment for many conditions"
@@ -190,6 +211,8 @@ def _many_conditions(text: str) -> list[tuple[int, int]]:
         found.setdefault(m.lastgroup, []).append(m)
     if "depression" in found and {"trd", "mdd"} & set(found):
         del found["depression"]
+    if _LABEL_LIST.search(text):  # a label's approved uses, not a promise
+        return []
     if "list" not in found and len(found) < MANY_CONDITIONS:
         listed = _TREATS_LIST.search(text)
         return [(listed.start(), listed.end())] if listed else []

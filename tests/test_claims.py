@@ -87,11 +87,14 @@ def test_question_topics():
 
 
 def test_detector_on_sentences_it_was_not_written_for():
-    """Set 3 was written after the rules were frozen: its figures are the honest ones
-    (0.84 precision, 0.70 recall over classes when measured); this guards against regression."""
-    m = flag_metrics(load_flag_labels(REPO / "tests" / "data" / "claims_heldout" / "set3.jsonl"))
-    assert m["all"]["precision"] >= 0.8 and m["all"]["recall"] >= 0.65
-    assert m["sentences"]["precision"] >= 0.85 and m["sentences"]["recall"] >= 0.8
+    """Set 4 was written after the rules were last changed: its figures are the honest ones
+    (precision 0.91, recall 0.42 over classes when measured); this guards against regression.
+    Set 3 was written blind to the previous rules and then used to widen them."""
+    m = flag_metrics(load_flag_labels(REPO / "tests" / "data" / "claims_heldout" / "set4.jsonl"))
+    assert m["all"]["precision"] >= 0.85 and m["all"]["recall"] >= 0.4
+    assert m["sentences"]["precision"] >= 0.9 and m["sentences"]["recall"] >= 0.5
+    widened = flag_metrics(load_flag_labels(REPO / "tests" / "data" / "claims_heldout" / "set3.jsonl"))
+    assert widened["all"]["precision"] >= 0.9 and widened["all"]["recall"] >= 0.9
 
 
 def test_timings_differ_between_sources_not_within_one():
@@ -111,3 +114,11 @@ def test_claim_words_keep_a_little_context_and_mark_cuts():
     i = text.index("within hours")
     assert _in_context(text, i, i + len("within hours"), 3) == "…often provides relief within hours or days."
     assert _in_context("Rapid relief for all.", 0, 5, 3) == "Rapid relief for all."
+
+
+def test_side_effects_fading_fast_and_label_lists_are_not_promises():
+    assert "speed" not in kinds("Minimal side effects that fade within an hour.")
+    assert "speed" not in kinds("Please fast for six hours before your infusion.")
+    assert "many_conditions" not in kinds("SSRIs are approved for depression, generalized anxiety disorder, "
+                                          "panic disorder and OCD.")
+    assert "hype" not in kinds("The report warned that clinics advertising ketamine as a 'miracle cure' mislead.")
