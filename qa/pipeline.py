@@ -12,6 +12,8 @@ from dataclasses import asdict, dataclass
 from importlib import resources
 from pathlib import Path
 
+import numpy as np
+
 from . import messages
 from .answer import (Selection, add_agreement, build_quotes, compose, escape, fixed_answer, group_claims,
                      score_sentences, verify)
@@ -52,6 +54,7 @@ class QA:
         # reference notes are quoted apart ("What regulators say"), never as one of the sources
         self.reference = Reference(index)
         self.sources = frozenset(d.id for d in index.docs) - self.reference.doc_ids
+        self._is_source = np.array([d.id in self.sources for d in index.docs], dtype=bool)  # by document number
         self._claims: dict | None = None
 
     @classmethod
@@ -140,7 +143,8 @@ class QA:
         terms = self.index.sparse.analyze(text, self.known_words)
         found = search(self.index, vector, text, k=20, method=self.thresholds.fusion, terms=terms)
         scope = max((h.dense for h in found), default=0.0)  # a question the reference note covers is in scope
-        hits = diversify(self.index, [h for h in found if self.index.chunks[h.chunk].doc_id in self.sources], limit=6)
+        hits = diversify(self.index, [h for h, ok in zip(found, self._from_sources([h.chunk for h in found])) if ok],
+                         limit=6)
         matched = {t.matched for t in terms if t.matched}
         candidates = score_sentences(self.index, hits, vector, matched, self.selection, self.sources,
                                      self.reference.sentence_count) if hits else []
@@ -150,10 +154,14 @@ class QA:
         return Evidence(hits, candidates, scope, missing, len(missing) / len(terms) if terms else 0.0, corrected,
                         tuple(matched))
 
+    def _from_sources(self, chunk_rows) -> np.ndarray:
+        """For each chunk row, whether it belongs to one of the sources (not a reference note)."""
+        return self._is_source[np.asarray(self.index.chunks.doc_ids())[np.asarray(chunk_rows, dtype=np.int64)]]
+
     def _in_sources(self, term: str) -> bool:
         if not self.reference.doc_ids:
             return True
-        return any(self.index.chunks[int(r)].doc_id in self.sources for r in self.index.sparse.rows_with(term))
+        return bool(self._from_sources(self.index.sparse.rows_with(term)).any())
 
     def no_answer(self, text: str, missing: tuple[str, ...] = (), regulator: tuple = ()) -> Answer:
         body = messages.NO_ANSWER.format(n=len(self.sources))

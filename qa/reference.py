@@ -71,24 +71,18 @@ class Reference:
         self.doc_ids = frozenset(d.id for d in index.docs if d.meta.kind == REFERENCE_KIND)
         self.facts = [f for d in index.docs if d.id in self.doc_ids for f in facts_of(d)]
         self.sentences: list[tuple[int, Fact]] = []  # (sentence row, the fact it belongs to)
-        for doc_id in self.doc_ids:
-            first = index.sentences.find(doc_id, 0)
-            row = first if first is not None else len(index.sentences)
-            while row < len(index.sentences) and index.sentences[row].doc_id == doc_id:
-                s = index.sentences[row]
-                fact = next((f for f in self.facts if f.doc_id == doc_id and f.start <= s.start and s.end <= f.end),
-                            None)
-                if fact is not None:
-                    self.sentences.append((row, fact))
-                row += 1
+        notes = [index.sentences.rows_of(d.id) for d in index.docs if d.id in self.doc_ids]
+        for row in (r for rows in notes for r in rows):
+            s = index.sentences[row]
+            fact = next((f for f in self.facts if f.doc_id == s.doc_id and f.start <= s.start and s.end <= f.end), None)
+            if fact is not None:
+                self.sentences.append((row, fact))
+        self.sentence_count = sum(len(rows) for rows in notes)  # every sentence of the notes, facts or not
         from .sparse import stems
 
         texts = [index.sentences[i].text for i, _ in self.sentences]
         self._topics = [set(topics(t)) for t in texts]  # worked out once, not per question
         self._stems = [set(stems(t)) for t in texts]
-        spans = np.asarray(index.sentences.spans)
-        ids = [i for i, d in enumerate(index.docs) if d.id in self.doc_ids]
-        self.sentence_count = int(np.isin(spans[:, 0], ids).sum()) if len(spans) else 0  # all rows of the notes
 
     def select(self, question_topics: tuple[str, ...], vector: np.ndarray, words: set[str] = frozenset(),
                lexical_weight: float = 0.0, limit: int = MAX_FACTS) -> list[RegulatorFact]:

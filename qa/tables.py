@@ -54,15 +54,20 @@ class SentenceTable(_SpanTable):
         start, end = int(row[1]), int(row[2])
         return Sentence(doc.id, start, end, doc.text[start:end])
 
-    def find(self, doc_id: str, start: int) -> int | None:
-        """The row of the sentence of `doc_id` that starts at `start` (rows are in document
-        order, and in text order within a document), or None."""
+    def rows_of(self, doc_id: str) -> range:
+        """The rows of one document's sentences (rows are in document order)."""
         d = self._doc_index.get(doc_id)
         if d is None:
-            return None
+            return range(0)
         lo, hi = np.searchsorted(self.spans[:, 0], [d, d + 1])
-        i = lo + int(np.searchsorted(self.spans[lo:hi, 1], start))
-        return int(i) if i < hi and int(self.spans[i, 1]) == start else None
+        return range(int(lo), int(hi))
+
+    def find(self, doc_id: str, start: int) -> int | None:
+        """The row of the sentence of `doc_id` that starts at `start` (in text order within
+        its document), or None."""
+        rows = self.rows_of(doc_id)
+        i = rows.start + int(np.searchsorted(self.spans[rows.start:rows.stop, 1], start))
+        return i if i < rows.stop and int(self.spans[i, 1]) == start else None
 
     def __setitem__(self, i: int, s: Sentence) -> None:
         if not self.spans.flags.writeable:

@@ -251,3 +251,14 @@ def test_rebuild_runs_the_claim_rules_only_on_new_sentences(seed_corpus, embedde
     stored = again.doc_by_id["004_31ebd1b01557a12b"].text
     row = again.sentences.find("004_31ebd1b01557a12b", stored.index("A revolutionary"))
     assert {m.kind for m in again.claim_matches(row)} == {"hype", "speed"}
+
+
+def test_sentence_rows_of_a_document_and_by_start(seed_corpus, embedder):
+    index, _ = Index.build(seed_corpus, embedder)
+    for doc in index.docs:
+        rows = index.sentences.rows_of(doc.id)
+        assert len(rows) > 0 and all(index.sentences[r].doc_id == doc.id for r in rows)
+        assert [index.sentences.find(doc.id, index.sentences[r].start) for r in rows] == list(rows)
+    assert sum(len(index.sentences.rows_of(d.id)) for d in index.docs) == len(index.sentences)
+    assert index.sentences.rows_of("no-such-document") == range(0)
+    assert index.sentences.find(index.docs[0].id, 10**9) is None
