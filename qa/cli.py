@@ -82,10 +82,19 @@ def cmd_ask(args) -> int:
     return 0 if answer.route != "invalid" else 2
 
 
+def _labelled(load, path, fields: str):
+    """A labelled file read by `load`, or a usage error that names the file and the fix."""
+    try:
+        return load(path)
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else f"{type(exc).__name__}: {exc}"
+        raise UsageError(f"cannot read {path} ({reason}); it must be JSON Lines with {fields} on each line")
+
+
 def cmd_eval(args) -> int:
     import json
 
-    from .evaluate import calibrate, evaluate, evaluate_beir, format_report, load_questions
+    from .evaluate import calibrate, evaluate, evaluate_beir, format_report, load_flag_labels, load_questions
 
     if args.beir:
         from .embed import SentenceTransformerEmbedder
@@ -97,12 +106,13 @@ def cmd_eval(args) -> int:
         for method, m in results.items():
             print(f"{method:<11}{m['nDCG@10']:>9.3f}{m['Recall@100']:>12.3f}")
         return 0
+    questions = _labelled(load_questions, args.questions, "id, question, route")
+    flag_labels = _labelled(load_flag_labels, args.flag_labels, "text, classes")
     qa = _open_qa(args, build=True)
-    questions = load_questions(args.questions)
     if args.calibrate:
         print(json.dumps(calibrate(qa, questions), indent=2))
         return 0
-    report = evaluate(qa, questions, corpus=_paths(args)[0], flag_labels=args.flag_labels)
+    report = evaluate(qa, questions, corpus=_paths(args)[0], flag_labels=flag_labels)
     print(json.dumps(report.as_dict(), indent=2) if args.json else format_report(report))
     failures = []
     ndcg = report.retrieval[qa.thresholds.fusion]["nDCG@10"]

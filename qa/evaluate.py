@@ -113,11 +113,13 @@ def retrieval_metrics(rankings: list[list[str]], relevant: list[set[str]]) -> di
     }
 
 
-def evaluate(qa, questions: list[Labelled], corpus: Path | None = None, flag_labels: Path | None = None) -> Report:
+def evaluate(qa, questions: list[Labelled], corpus: Path | None = None,
+             flag_labels: list[tuple[str, set[str]]] | None = None) -> Report:
     """Run every question through `qa.ask` (routes, quotes) and every answerable one
     through each fusion method (retrieval). Quotes are re-checked against the corpus
     files themselves, loaded afresh, when `corpus` is given. The claim detector is measured
-    on `flag_labels` (default: the default corpus's sentences, labelled by hand)."""
+    on `flag_labels`, (sentence, classes) pairs (default: the default corpus's sentences,
+    labelled by hand)."""
     from .load import load_corpus
     from .retrieve import search
 
@@ -161,7 +163,7 @@ def evaluate(qa, questions: list[Labelled], corpus: Path | None = None, flag_lab
             text = fresh.get(quote.source_id, "")
             report.quotes_verified += int(text[quote.start:quote.end] == quote.text)
     report.route_accuracy = correct / len(questions) if questions else 0.0
-    report.flags = flag_metrics(load_flag_labels(flag_labels))
+    report.flags = flag_metrics(flag_labels if flag_labels is not None else load_flag_labels())
     return report
 
 

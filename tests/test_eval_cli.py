@@ -54,3 +54,14 @@ def test_eval_fails_when_the_claim_detector_misses_what_the_labels_say(tmp_path)
                          capture_output=True, text=True, timeout=600)
     assert out.returncode == 1
     assert "claim-flag precision" in out.stderr and "regulator section shown for" in out.stderr
+
+
+@pytest.mark.parametrize("option", ["--questions", "--flag-labels"])
+def test_unreadable_label_files_are_a_clear_error(tmp_path, option):
+    bad = tmp_path / "labels.jsonl"
+    bad.write_text('{"text": "no classes here"}\n{not json\n')
+    for path in (bad, tmp_path / "missing.jsonl"):
+        out = subprocess.run([*_qa(), "eval", option, str(path), "--corpus", str(tmp_path), "--index",
+                              str(tmp_path / "index")], capture_output=True, text=True, timeout=300)
+        assert out.returncode == 2 and f"cannot read {path}" in out.stderr and "JSON Lines" in out.stderr
+        assert "Traceback" not in out.stderr
